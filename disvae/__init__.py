@@ -1,0 +1,3 @@
+"""disvae: disentangled VAEs on one architecture, many losses, trustworthy metrics."""
+
+__version__ = "0.1.0"

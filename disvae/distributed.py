@@ -1,0 +1,52 @@
+"""Multi-process training with torchrun and DistributedDataParallel.
+
+`torchrun --nproc_per_node=K main.py ...` sets RANK / WORLD_SIZE / LOCAL_RANK; each
+process then trains on its shard of every epoch (see BatchLoader), gradients are
+averaged across processes by DDP (gloo on CPU, NCCL on GPU), and only rank 0 writes
+files. Losses that own extra networks (FactorVAE's discriminator) average their
+gradients with `average_gradients`.
+"""
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def world():
+    """(rank, world_size) of this process (0, 1 without torchrun)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def init_from_env(device):
+    """Start the process group when launched by torchrun; returns (rank, world_size, device)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, 1, device
+    if device.type == "cuda":
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local_rank)
+        device = torch.device("cuda", local_rank)
+    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def average_gradients(parameters):
+    """All-reduce and average .grad of `parameters` across processes (no-op when alone)."""
+    _, world_size = world()
+    if world_size == 1:
+        return
+    for param in parameters:
+        if param.grad is not None:
+            dist.all_reduce(param.grad)
+            param.grad /= world_size
+
+
+def barrier():
+    if world()[1] > 1:
+        dist.barrier()
+
+
+def shutdown():
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,125 @@
+"""Ada-TVAE (Michlo, James & Klein 2022, "Data Overlap: A Prerequisite For
+Disentanglement"): a beta-VAE trained on triplets (anchor, positive, negative)
+with a triplet loss on the posterior means, where the negative's difference is
+scaled down on the latent dimensions an Ada-GVAE threshold marks as shared.
+
+Per observation o in {a, p, n} (terms averaged over the three):
+    recon = mean over pixels of -log p(x_o|z_o),   kl = mean over latents of KL(q(z_o|x_o) || N(0, I))
+    L_vae = recon + beta * kl
+This is the research's mean-normalised form; it equals the toolkit's summed terms
+(sum over pixels, sum over latents) divided by P pixels, with beta_summed = beta * P / Z.
+`recon_loss` and `kl_loss` are logged summed, like every other loss.
+
+Triplet term on the posterior means z_a, z_p, z_n (p-norm over latents):
+    T(d_pos, d_neg) = mean_batch max(0, ||d_pos||_p - ||d_neg||_p + margin)     ("triplet")
+                    = mean_batch log(1 + exp(||d_pos||_p - ||d_neg||_p))        ("triplet_soft")
+Shared mask S(u, v) per example: delta_j = |mu_u,j - mu_v,j| ("dist"), KL(q_v||q_u)_j ("kl")
+or the mean of both KL directions ("symmetric_kl"); threshold
+t = min_j delta_j + r * (max_j delta_j - min_j delta_j); j is shared when delta_j < t.
+    d_neg'_j = s * (z_a,j - z_n,j) if j in S(a, n) else (z_a,j - z_n,j)
+    L = L_vae + triplet_scale * T(z_a - z_p, d_neg')
+With s = 1 this is the plain triplet VAE. s and r follow a linear schedule over the
+run's steps (see SCHEDULES); the schedule position is part of the loss's state.
+"""
+import torch
+from torch.nn import functional as F
+
+from disvae.losses.base import BaseLoss
+from disvae.losses.terms import kl_gaussians_per_dim, kl_normal_per_dim, reconstruction_loss
+
+THRESH_MODES = ("dist", "kl", "symmetric_kl")
+TRIPLET_LOSSES = ("triplet", "triplet_soft")
+# name -> ((share scale start, end), (threshold ratio start, end)); None means "the fixed value".
+SCHEDULES = {
+    "none": ((None, None), (None, None)),
+    "up_ratio": ((1.0, None), (None, None)),
+    "up_all": ((1.0, None), (0.0, None)),
+    "full": ((1.0, 0.0), (None, None)),
+    "weak": ((1.0, 0.75), (None, None)),
+}
+
+
+def triplet_loss(d_pos, d_neg, margin=1.0, p=1, soft=False):
+    """Mean over the batch of the (soft-)margin triplet loss on difference vectors (B, Z)."""
+    gap = torch.linalg.vector_norm(d_pos, ord=p, dim=-1) - torch.linalg.vector_norm(d_neg, ord=p, dim=-1)
+    if soft:
+        return F.softplus(gap).mean()
+    return F.relu(gap + margin).mean()
+
+
+def shared_mask(posterior_u, posterior_v, ratio=0.5, mode="dist"):
+    """Boolean (B, Z): latents the Ada-GVAE threshold marks as shared between u and v."""
+    (mean_u, logvar_u), (mean_v, logvar_v) = posterior_u, posterior_v
+    if mode == "dist":
+        delta = (mean_u - mean_v).abs()
+    elif mode == "kl":
+        delta = kl_gaussians_per_dim(mean_v, logvar_v, mean_u, logvar_u)
+    elif mode == "symmetric_kl":
+        delta = 0.5 * (kl_gaussians_per_dim(mean_v, logvar_v, mean_u, logvar_u)
+                       + kl_gaussians_per_dim(mean_u, logvar_u, mean_v, logvar_v))
+    else:
+        raise ValueError(f"unknown threshold mode {mode!r}; choose from {THRESH_MODES}")
+    low = delta.min(dim=-1, keepdim=True).values
+    high = delta.max(dim=-1, keepdim=True).values
+    return delta < low + ratio * (high - low)
+
+
+class AdaTVAELoss(BaseLoss):
+    n_views = 3
+
+    def __init__(self, beta=0.01, triplet_margin=10.0, triplet_p=1, triplet_scale=1.0,
+                 triplet_loss="triplet", thresh_mode="dist", thresh_ratio=0.5, share_scale=0.5,
+                 schedule="up_ratio", schedule_steps=0, unsupervised=False, **kwargs):
+        super().__init__(**kwargs)
+        self.beta = beta
+        self.triplet_margin, self.triplet_p, self.triplet_scale = triplet_margin, triplet_p, triplet_scale
+        self.soft = triplet_loss == "triplet_soft"
+        self.thresh_mode, self.thresh_ratio, self.share_scale = thresh_mode, thresh_ratio, share_scale
+        self.schedule, self.schedule_steps = schedule, schedule_steps
+        self.view_sampling = "triplet_unsupervised" if unsupervised else "triplet"
+
+    def _scheduled(self, start_end, fixed):
+        start, end = start_end
+        start = fixed if start is None else start
+        end = fixed if end is None else end
+        if not self.training or self.schedule_steps <= 0:
+            return end
+        return start + (end - start) * min(self.n_train_steps / self.schedule_steps, 1.0)
+
+    def current_share_scale(self):
+        return self._scheduled(SCHEDULES[self.schedule][0], self.share_scale)
+
+    def current_thresh_ratio(self):
+        return self._scheduled(SCHEDULES[self.schedule][1], self.thresh_ratio)
+
+    def compute(self, model, x):
+        batch_size = x.shape[0]  # x: (B, 3, C, H, W) anchor, positive, negative
+        flat = x.flatten(0, 1)  # (3B, C, H, W), ordered a0 p0 n0 a1 ...
+        logits, (mean, logvar), _ = model(flat)
+        rec_sum = reconstruction_loss(logits, flat, self.rec_dist)
+        kl_per_dim = kl_normal_per_dim(mean, logvar)
+        n_pixels = flat[0].numel()
+        loss_vae = rec_sum / n_pixels + self.beta * kl_per_dim.mean()
+
+        mean3 = mean.view(batch_size, 3, -1)
+        logvar3 = logvar.view(batch_size, 3, -1)
+        post = [(mean3[:, i], logvar3[:, i]) for i in range(3)]  # anchor, positive, negative
+        z_a, z_p, z_n = (m for m, _ in post)
+        ratio, scale = self.current_thresh_ratio(), self.current_share_scale()
+        with torch.no_grad():
+            shared_an = shared_mask(post[0], post[2], ratio, self.thresh_mode)
+        d_pos, d_neg = z_a - z_p, z_a - z_n
+        d_neg_ada = torch.where(shared_an, scale * d_neg, d_neg)
+        ada_triplet = triplet_loss(d_pos, d_neg_ada, self.triplet_margin, self.triplet_p, self.soft)
+        loss = loss_vae + self.triplet_scale * ada_triplet
+
+        logs = self.base_logs(loss, rec_sum, kl_per_dim)
+        with torch.no_grad():
+            logs["triplet_loss"] = triplet_loss(d_pos, d_neg, self.triplet_margin, self.triplet_p, self.soft)
+            logs["ada_triplet_loss"] = ada_triplet.detach()
+            logs["shared_dims_an"] = shared_an.sum(-1).float().mean()
+            logs["shared_dims_ap"] = shared_mask(post[0], post[1], ratio, self.thresh_mode).sum(-1).float().mean()
+            logs["shared_dims_pn"] = shared_mask(post[1], post[2], ratio, self.thresh_mode).sum(-1).float().mean()
+            logs["share_scale"] = mean.new_tensor(scale)
+            logs["thresh_ratio"] = mean.new_tensor(ratio)
+        return loss, logs

@@ -1,0 +1,63 @@
+"""What every loss shares: the reconstruction distribution, the annealing step
+counter, and the interface the trainer uses.
+
+The trainer asks a loss
+- `n_views`: observations per example (1, or 3 for triplet losses) and
+  `view_sampling`: how the dataset must draw them;
+- `forward(model, x)` -> (loss, logs): the loss runs the model itself, so each loss
+  decides which forward passes it needs; `logs` maps names to detached tensors;
+- `after_step()`: work after the model's optimiser step (FactorVAE's discriminator).
+Being an `nn.Module`, a loss carries its own networks and state in `state_dict()`.
+"""
+import torch
+from torch import nn
+
+from disvae.losses.terms import kl_normal_per_dim, linear_annealing, reconstruction_loss
+
+
+class BaseLoss(nn.Module):
+    n_views = 1
+    view_sampling = None
+
+    def __init__(self, rec_dist="bernoulli", steps_anneal=0):
+        super().__init__()
+        self.rec_dist = rec_dist
+        self.steps_anneal = steps_anneal
+        self.n_train_steps = 0
+
+    def forward(self, model, x):
+        if self.training:
+            self.n_train_steps += 1
+        return self.compute(model, x)
+
+    def compute(self, model, x):
+        raise NotImplementedError
+
+    def after_step(self):
+        """Called after the model's optimiser step; returns extra logs."""
+        return {}
+
+    def anneal_weight(self):
+        """0 -> 1 over `steps_anneal` training steps; 1 in evaluation."""
+        if not self.training:
+            return 1.0
+        return linear_annealing(0.0, 1.0, self.n_train_steps, self.steps_anneal)
+
+    def vae_terms(self, model, x):
+        """Forward pass and the two ELBO terms every loss logs."""
+        logits, (mean, logvar), z = model(x)
+        rec = reconstruction_loss(logits, x, self.rec_dist)
+        kl_per_dim = kl_normal_per_dim(mean, logvar)
+        return rec, kl_per_dim, (mean, logvar), z
+
+    @staticmethod
+    def base_logs(loss, rec, kl_per_dim):
+        logs = {"loss": loss, "recon_loss": rec, "kl_loss": kl_per_dim.sum()}
+        logs.update({f"kl_loss_{i}": kl for i, kl in enumerate(kl_per_dim)})
+        return {k: v.detach() for k, v in logs.items()}
+
+    def get_extra_state(self):
+        return {"n_train_steps": self.n_train_steps}
+
+    def set_extra_state(self, state):
+        self.n_train_steps = int(state["n_train_steps"])

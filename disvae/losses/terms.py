@@ -1,0 +1,94 @@
+"""Math shared by several losses, written once and tested once (tests/test_losses.py).
+
+Reconstruction log-likelihoods are summed over pixels and averaged over the batch,
+scaled like the reference toolkit so its hyperparameters carry over:
+- bernoulli: cross-entropy of the decoder logits;
+- gaussian:  squared error in [0, 255] space divided by 255;
+- laplace:   absolute error in [0, 1] space times 3 (empirically comparable to bernoulli).
+"""
+import math
+
+import torch
+from torch.nn import functional as F
+
+REC_DISTS = ("bernoulli", "laplace", "gaussian")
+LOG_2PI = math.log(2 * math.pi)
+
+
+def reconstruction_loss(logits, x, rec_dist="bernoulli", reduce_batch=True):
+    """-log p(x|z) summed over pixels; mean over the batch, or per example (B,)."""
+    if rec_dist == "bernoulli":
+        per_pixel = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    elif rec_dist == "gaussian":
+        per_pixel = (torch.sigmoid(logits) - x).pow(2) * 255
+    elif rec_dist == "laplace":
+        per_pixel = (torch.sigmoid(logits) - x).abs() * 3
+    else:
+        raise ValueError(f"unknown rec_dist {rec_dist!r}; choose from {REC_DISTS}")
+    per_example = per_pixel.flatten(1).sum(1)  # (B,)
+    return per_example.mean() if reduce_batch else per_example
+
+
+def kl_normal_per_dim(mean, logvar):
+    """KL(N(mean, exp(logvar)) || N(0, 1)) per latent dimension, averaged over the batch: (Z,)."""
+    return 0.5 * (-1 - logvar + mean.pow(2) + logvar.exp()).mean(0)
+
+
+def kl_gaussians_per_dim(mean_q, logvar_q, mean_p, logvar_p):
+    """KL(q || p) for diagonal Gaussians, elementwise (no reduction)."""
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mean_q - mean_p).pow(2)) / logvar_p.exp() - 1)
+
+
+def log_density_gaussian(x, mean, logvar):
+    """log N(x; mean, exp(logvar)) elementwise."""
+    return -0.5 * (LOG_2PI + logvar + (x - mean).pow(2) * torch.exp(-logvar))
+
+
+def matrix_log_density_gaussian(z, mean, logvar):
+    """(B, B, Z) matrix whose [i, j, d] entry is log q(z_i,d | x_j)."""
+    return log_density_gaussian(z.unsqueeze(1), mean.unsqueeze(0), logvar.unsqueeze(0))
+
+
+def log_importance_weight_matrix(batch_size, n_data):
+    """log of the minibatch stratified sampling weights (Chen et al. 2018, appendix).
+
+    With M = B - 1, row i holds 1/N at [i, i], (N - M) / (N M) at [i, (i + 1) mod B]
+    and 1/M everywhere else, so that every row sums to 1.
+    """
+    n, m = n_data, batch_size - 1
+    weights = torch.full((batch_size, batch_size), 1 / m)
+    idx = torch.arange(batch_size)
+    weights[idx, idx] = 1 / n
+    weights[idx, (idx + 1) % batch_size] = (n - m) / (n * m)
+    return weights.log()
+
+
+def log_q_decomposition(z, mean, logvar, n_data, estimator="mss"):
+    """Monte-Carlo pieces of the ELBO decomposition (Chen et al. 2018), each (B,):
+    log p(z), log q(z), log prod_j q(z_j), log q(z|x).
+
+    estimator "mss" (minibatch stratified sampling) or "mws" (minibatch weighted
+    sampling, q(z_i) ~ 1/(B N) sum_j q(z_i|x_j)).
+    """
+    batch_size = z.shape[0]
+    log_q_z_given_x = log_density_gaussian(z, mean, logvar).sum(1)
+    log_pz = log_density_gaussian(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
+    mat = matrix_log_density_gaussian(z, mean, logvar)  # (B, B, Z)
+    if estimator == "mss":
+        log_w = log_importance_weight_matrix(batch_size, n_data).to(z)
+        log_qz = torch.logsumexp(mat.sum(2) + log_w, dim=1)
+        log_prod_qzi = torch.logsumexp(mat + log_w.unsqueeze(2), dim=1).sum(1)
+    elif estimator == "mws":
+        log_norm = math.log(batch_size * n_data)
+        log_qz = torch.logsumexp(mat.sum(2), dim=1) - log_norm
+        log_prod_qzi = (torch.logsumexp(mat, dim=1) - log_norm).sum(1)
+    else:
+        raise ValueError(f"unknown estimator {estimator!r}; choose 'mss' or 'mws'")
+    return log_pz, log_qz, log_prod_qzi, log_q_z_given_x
+
+
+def linear_annealing(init, fin, step, annealing_steps):
+    """Linear schedule from `init` (step 0) to `fin` (step >= annealing_steps)."""
+    if annealing_steps <= 0:
+        return fin
+    return init + (fin - init) * min(step / annealing_steps, 1.0)

@@ -1,0 +1,3 @@
+from disvae.models.vae import MODELS, VAE, build_model
+
+__all__ = ["MODELS", "VAE", "build_model"]

@@ -1,0 +1,48 @@
+"""The VAE: encoder -> reparameterised sample -> decoder (Kingma & Welling, 2014)."""
+import torch
+from torch import nn
+
+from disvae.models.decoders import DecoderBurgess
+from disvae.models.encoders import EncoderBurgess
+
+
+class VAE(nn.Module):
+    """q(z|x) = N(mean, diag(exp(logvar))); p(x|z) parameterised by decoder logits.
+
+    In training mode z is sampled with the reparameterisation trick; in eval mode
+    z is the posterior mean, so evaluation is deterministic.
+    """
+
+    def __init__(self, encoder, decoder, img_size, latent_dim):
+        super().__init__()
+        self.img_size = tuple(img_size)
+        self.latent_dim = latent_dim
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def reparameterize(self, mean, logvar):
+        if not self.training:
+            return mean
+        return mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+
+    def forward(self, x, n_decode=None):
+        """Returns (logits, (mean, logvar), z).
+
+        `n_decode` decodes only the first n examples (FactorVAE needs latents of
+        the whole batch but reconstructions of its first half only).
+        """
+        mean, logvar = self.encoder(x)
+        z = self.reparameterize(mean, logvar)
+        logits = self.decoder(z if n_decode is None else z[:n_decode])
+        return logits, (mean, logvar), z
+
+    def encode_mean(self, x):
+        return self.encoder(x)[0]
+
+
+MODELS = {"Burgess": (EncoderBurgess, DecoderBurgess)}
+
+
+def build_model(model_type, img_size, latent_dim):
+    encoder_cls, decoder_cls = MODELS[model_type]
+    return VAE(encoder_cls(img_size, latent_dim), decoder_cls(img_size, latent_dim), img_size, latent_dim)

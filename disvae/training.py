@@ -1,0 +1,217 @@
+"""The Trainer: one training loop for every loss.
+
+Each step: the loss runs the model on the batch and returns (loss, logs); the model's
+optimiser steps; then the loss does its own after-step work (FactorVAE trains its
+discriminator there). Logs stay on the device and are summed per epoch; they are
+read back (a host sync) only when the progress bar or the epoch log needs them.
+
+Files in `save_dir` (all written atomically):
+- train_losses.log: CSV `Epoch,Loss,Value`, epoch mean of every logged (sub-)loss;
+- model-<epoch>.pt every `checkpoint_every` epochs, model-step<k>.pt every
+  `checkpoint_steps` steps or on SIGINT/SIGTERM: everything needed to resume
+  (model, optimiser, loss state, loader generators, RNG, position, logs so far);
+- checkpoint.json: which checkpoint is the newest;
+- model.pt: the final model weights.
+"""
+import csv
+import io
+import logging
+import math
+import os
+import signal
+import time
+
+import torch
+from tqdm import tqdm
+
+from utils.io import atomic_torch_save, atomic_write_json, atomic_write_text
+
+LOG_EVERY = 20  # steps between progress-bar updates (each one is a host sync)
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT/SIGTERM arrived; a resumable checkpoint was saved at `path`."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.path = path
+
+
+class NonFiniteLoss(Exception):
+    """The loss became NaN or infinite."""
+
+
+class Trainer:
+    def __init__(self, model, optimizer, loss_f, loader, save_dir, device="cpu", train_model=None,
+                 checkpoint_every=30, checkpoint_steps=0, max_steps=None, progress_bar=True,
+                 is_main=True, frame_fn=None, autocast_dtype=None, logger=None):
+        self.model = model  # the bare module (saved)
+        self.train_model = train_model or model  # what runs the forward pass (DDP wrapper or model)
+        self.optimizer, self.loss_f, self.loader = optimizer, loss_f, loader
+        self.save_dir, self.device = save_dir, torch.device(device)
+        self.checkpoint_every, self.checkpoint_steps, self.max_steps = checkpoint_every, checkpoint_steps, max_steps
+        self.progress_bar, self.is_main = progress_bar and is_main, is_main
+        self.frame_fn, self.autocast_dtype = frame_fn, autocast_dtype
+        self.logger = logger or logging.getLogger(__name__)
+        self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
+        self.log_rows, self.frames = [], []
+        self.epoch_sums, self.epoch_count = {}, 0
+        self.order_state = None
+        self._signal = None
+
+    # ----------------------------------------------------------------- training
+    def train(self, epochs):
+        old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while self.epoch < epochs and not self._reached_max_steps():
+                self._train_epoch()
+        finally:
+            for sig, handler in old_handlers.items():
+                signal.signal(sig, handler)
+        self.save_final()
+
+    def _on_signal(self, signum, frame):
+        self._signal = signum
+
+    def _reached_max_steps(self):
+        return self.max_steps is not None and self.global_step >= self.max_steps
+
+    def _train_epoch(self):
+        self.model.train()
+        self.loss_f.train()
+        if self.step_in_epoch == 0:
+            self.order_state = self.loader.order_generator.get_state()
+        resume_state = self.loader.order_generator.get_state()
+        self.loader.order_generator.set_state(self.order_state)
+        order = self.loader.epoch_order()
+        if self.step_in_epoch:  # resuming mid-epoch: the generator is already past this epoch's draw
+            self.loader.order_generator.set_state(resume_state)
+        n_batches = len(self.loader)
+        bar = tqdm(total=n_batches, initial=self.step_in_epoch, desc=f"Epoch {self.epoch + 1}",
+                   disable=not self.progress_bar, leave=False, dynamic_ncols=True)
+        last_time, last_step = time.perf_counter(), self.step_in_epoch
+        for x in self.loader.batches(order, self.step_in_epoch):
+            self._train_step(x.to(self.device, non_blocking=True))
+            self.step_in_epoch += 1
+            self.global_step += 1
+            if self.step_in_epoch % LOG_EVERY == 0 or self.step_in_epoch == n_batches:
+                mean_loss = self._check_finite()
+                now = time.perf_counter()
+                rate = (self.step_in_epoch - last_step) * self.loader.batch_size / max(now - last_time, 1e-9)
+                bar.set_postfix(loss=f"{mean_loss:.3f}", img_per_s=f"{rate:.0f}")
+                bar.update(self.step_in_epoch - bar.n)
+                last_time, last_step = now, self.step_in_epoch
+            if self._signal is not None:
+                bar.close()
+                self._check_finite()
+                raise TrainingInterrupted(self.save_checkpoint(f"model-step{self.global_step}.pt"))
+            if self.checkpoint_steps and self.global_step % self.checkpoint_steps == 0:
+                self._check_finite()
+                self.save_checkpoint(f"model-step{self.global_step}.pt")
+            if self._reached_max_steps():
+                break
+        bar.close()
+        self._check_finite()
+        self._end_epoch()
+
+    def _train_step(self, x):
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
+            loss, logs = self.loss_f(self.train_model, x)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        logs.update(self.loss_f.after_step())
+        for name, value in logs.items():
+            value = value.float()
+            self.epoch_sums[name] = self.epoch_sums[name] + value if name in self.epoch_sums else value.clone()
+        self.epoch_count += 1
+
+    def _check_finite(self):
+        """Mean loss of the epoch so far; raises NonFiniteLoss on NaN/inf (a host sync)."""
+        if not self.epoch_count:
+            return float("nan")
+        mean_loss = self.epoch_sums["loss"].item() / self.epoch_count
+        if not math.isfinite(mean_loss):
+            raise NonFiniteLoss(f"the loss became {mean_loss} at step {self.global_step}; the last good "
+                                f"checkpoint in {self.save_dir} was kept (lower --lr or change the loss settings)")
+        return mean_loss
+
+    def _end_epoch(self):
+        self.epoch += 1
+        means = {name: total.item() / self.epoch_count for name, total in self.epoch_sums.items()}
+        self.log_rows += [(self.epoch, name, value) for name, value in means.items()]
+        self.epoch_sums, self.epoch_count, self.step_in_epoch = {}, 0, 0
+        if self.frame_fn is not None:
+            self.frames.append(self.frame_fn(self.model))
+        if self.is_main:
+            self.write_train_log()
+            self.logger.info("epoch %d: loss %.4f (step %d)", self.epoch, means.get("loss", float("nan")),
+                             self.global_step)
+        if self.checkpoint_every and self.epoch % self.checkpoint_every == 0:
+            self.save_checkpoint(f"model-{self.epoch}.pt")
+
+    # ----------------------------------------------------------------- files
+    def write_train_log(self):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["Epoch", "Loss", "Value"])
+        writer.writerows(self.log_rows)
+        atomic_write_text(os.path.join(self.save_dir, "train_losses.log"), buffer.getvalue())
+
+    def state_dict(self):
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "loss": self.loss_f.state_dict(),
+            "loader": self.loader.state_dict(),
+            "order_state": self.order_state,
+            "rng": {"torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+            "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
+            "epoch_sums": {k: v.cpu() for k, v in self.epoch_sums.items()}, "epoch_count": self.epoch_count,
+            "log_rows": self.log_rows, "frames": self.frames,
+        }
+
+    def load_state_dict(self, state):
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.loss_f.load_state_dict(state["loss"])
+        self.loader.load_state_dict(state["loader"])
+        self.order_state = state["order_state"]
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.epoch, self.step_in_epoch, self.global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
+        self.epoch_sums = {k: v.to(self.device) for k, v in state["epoch_sums"].items()}
+        self.epoch_count = state["epoch_count"]
+        self.log_rows, self.frames = list(state["log_rows"]), list(state["frames"])
+
+    def save_checkpoint(self, filename):
+        """Write a resumable checkpoint (rank 0 only) and point checkpoint.json at it."""
+        path = os.path.join(self.save_dir, filename)
+        if not self.is_main:
+            return path
+        atomic_torch_save(self.state_dict(), path)
+        pointer = os.path.join(self.save_dir, "checkpoint.json")
+        previous = read_checkpoint_pointer(self.save_dir)
+        atomic_write_json(pointer, {"latest": filename, "epoch": self.epoch, "global_step": self.global_step})
+        if previous and previous.startswith("model-step") and previous != filename:
+            os.remove(os.path.join(self.save_dir, previous))  # keep only the newest step checkpoint
+        return path
+
+    def save_final(self):
+        if not self.is_main:
+            return
+        self.write_train_log()
+        atomic_torch_save(self.model.state_dict(), os.path.join(self.save_dir, "model.pt"))
+
+
+def read_checkpoint_pointer(save_dir):
+    """Filename of the newest checkpoint in `save_dir`, or None."""
+    import json
+    path = os.path.join(save_dir, "checkpoint.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        latest = json.load(f).get("latest")
+    return latest if latest and os.path.exists(os.path.join(save_dir, latest)) else None

@@ -1,0 +1,331 @@
+"""Train and/or evaluate a disentangled VAE.
+
+    python main.py -x betaB_dsprites                  # predefined experiment -> results/betaB_dsprites/
+    python main.py NAME -d dsprites -l btcvae -e 5    # custom run -> results/NAME/
+    python main.py NAME --resume                      # continue an interrupted run
+    python main.py NAME --is-eval-only --is-metrics   # evaluate a trained model
+"""
+import argparse
+import datetime
+import os
+import platform
+import sys
+
+import torch
+
+from disvae import __version__
+from disvae.distributed import barrier, init_from_env, shutdown
+from disvae.losses import LOSSES, REC_DISTS, get_loss_f
+from disvae.losses.adatvae import SCHEDULES, THRESH_MODES, TRIPLET_LOSSES
+from disvae.metrics import METRICS
+from disvae.modelio import load_model, load_specs, load_state, save_specs
+from disvae.models import MODELS, build_model
+from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted, read_checkpoint_pointer
+from utils.cli import (CLIError, OneLineParser, get_device, non_negative, positive, run_cli, seed_type,
+                       set_seed, setup_logger, unit_interval)
+from utils.config import experiment_names, experiment_values, read_config
+from utils.datasets import DATASETS, TRIPLET_MODES, BatchLoader, load_dataset
+
+RES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+LOG_LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"]
+INI_RENAMES = {"model": "model_type"}  # ini key -> argparse dest
+
+
+def build_parser(defaults, experiments):
+    """The CLI; `defaults` maps dest -> default (argparse.SUPPRESS to detect typed flags)."""
+    def d(key):
+        return defaults.get(key, argparse.SUPPRESS) if defaults is not None else argparse.SUPPRESS
+
+    parser = OneLineParser(description="Train and evaluate disentangled VAEs (disvae).",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    general = parser.add_argument_group("General options")
+    general.add_argument("name", nargs="?", default=d("name"),
+                         help="Name of the results folder results/<name>/ (default: the experiment name, "
+                              "or <loss>_<dataset> for custom runs).")
+    general.add_argument("-L", "--log-level", type=str.upper, choices=LOG_LEVELS, default=d("log_level"),
+                         help="Logging level.")
+    general.add_argument("--no-progress-bar", action="store_true", default=d("no_progress_bar"),
+                         help="Disables progress bar.")
+    general.add_argument("--no-cuda", action="store_true", default=d("no_cuda"),
+                         help="Disables CUDA training, even when have one.")
+    general.add_argument("-s", "--seed", type=seed_type, default=d("seed"),
+                         help="Random seed. Can be `None` for stochastic behavior.")
+
+    training = parser.add_argument_group("Training specific options")
+    training.add_argument("--checkpoint-every", type=non_negative(int), default=d("checkpoint_every"),
+                          help="Save a checkpoint of the trained model every n epoch (0: never).")
+    training.add_argument("--checkpoint-steps", type=non_negative(int), default=d("checkpoint_steps"),
+                          help="Also save a resumable checkpoint every n optimiser steps (0: never).")
+    training.add_argument("-d", "--dataset", choices=list(DATASETS), default=d("dataset"),
+                          help="Training dataset.")
+    training.add_argument("--data-root", default=d("data_root"),
+                          help="Folder of the dataset's files (default: data/<dataset>/).")
+    training.add_argument("--channels", type=int, choices=[1, 3], default=d("channels"),
+                          help="Channels of `imagefolder` images (default: inferred).")
+    training.add_argument("--xysquares-spacing", type=positive(int), default=d("xysquares_spacing"),
+                          help="Grid spacing of xysquares (< 8 makes squares overlap).")
+    training.add_argument("-x", "--experiment", choices=experiments, default=d("experiment"),
+                          help="Predefined experiment of hyperparam.ini; sets the other arguments "
+                               "unless they are typed.")
+    training.add_argument("-e", "--epochs", type=positive(int), default=d("epochs"),
+                          help="Maximum number of epochs to run for.")
+    training.add_argument("--max-steps", type=positive(int), default=d("max_steps"),
+                          help="Stop after this many optimiser steps.")
+    training.add_argument("-b", "--batch-size", type=positive(int), default=d("batch_size"),
+                          help="Batch size for training.")
+    training.add_argument("--lr", type=positive(float), default=d("lr"), help="Learning rate.")
+    training.add_argument("--resume", action="store_true", default=d("resume"),
+                          help="Continue results/<name>/ from its newest checkpoint with its specs.json.")
+    training.add_argument("--archive", action="store_true", default=d("archive"),
+                          help="If results/<name>/ exists, move it to results/<name>.<time>/ first.")
+    training.add_argument("--bf16", action="store_true", default=d("bf16"),
+                          help="Opt-in bfloat16 autocast (faster on CPUs with AVX-512 BF16 and on GPUs; "
+                               "slightly less precise).")
+
+    model = parser.add_argument_group("Model specfic options")
+    model.add_argument("-m", "--model-type", choices=list(MODELS), default=d("model_type"),
+                       help="Type of encoder and decoder to use.")
+    model.add_argument("-z", "--latent-dim", type=positive(int), default=d("latent_dim"),
+                       help="Dimension of the latent variable.")
+    model.add_argument("-l", "--loss", choices=LOSSES, default=d("loss"), help="Type of VAE loss function to use.")
+    model.add_argument("-r", "--rec-dist", choices=REC_DISTS, default=d("rec_dist"),
+                       help="Form of the likelihood ot use for each pixel.")
+    model.add_argument("-a", "--reg-anneal", type=non_negative(int), default=d("reg_anneal"),
+                       help="Number of annealing steps where gradually adding the regularisation. "
+                            "What is annealed is specific to each loss.")
+
+    betah = parser.add_argument_group("BetaH specific parameters")
+    betah.add_argument("--betaH-B", type=non_negative(float), default=d("betaH_B"),
+                       help="Weight of the KL (beta in the paper).")
+    betab = parser.add_argument_group("BetaB specific parameters")
+    betab.add_argument("--betaB-initC", type=non_negative(float), default=d("betaB_initC"),
+                       help="Starting annealed capacity.")
+    betab.add_argument("--betaB-finC", type=non_negative(float), default=d("betaB_finC"),
+                       help="Final annealed capacity.")
+    betab.add_argument("--betaB-G", type=non_negative(float), default=d("betaB_G"),
+                       help="Weight of the KL divergence term (gamma in the paper).")
+    factor = parser.add_argument_group("factor VAE specific parameters")
+    factor.add_argument("--factor-G", type=non_negative(float), default=d("factor_G"),
+                        help="Weight of the TC term (gamma in the paper).")
+    factor.add_argument("--lr-disc", type=positive(float), default=d("lr_disc"),
+                        help="Learning rate of the discriminator.")
+    btcvae = parser.add_argument_group("beta-tcvae specific parameters")
+    btcvae.add_argument("--btcvae-A", type=float, default=d("btcvae_A"), help="Weight of the MI term (alpha).")
+    btcvae.add_argument("--btcvae-G", type=float, default=d("btcvae_G"), help="Weight of the dim-wise KL term (gamma).")
+    btcvae.add_argument("--btcvae-B", type=float, default=d("btcvae_B"), help="Weight of the TC term (beta).")
+    btcvae.add_argument("--btcvae-estimator", choices=["mss", "mws"], default=d("btcvae_estimator"),
+                        help="Estimator of q(z): minibatch stratified or weighted sampling.")
+
+    ada = parser.add_argument_group("Ada-TVAE specific parameters")
+    ada.add_argument("--adatvae-beta", type=non_negative(float), default=d("adatvae_beta"),
+                     help="KL weight, mean-normalised (summed-terms beta = beta * pixels / latents).")
+    ada.add_argument("--adatvae-margin", type=non_negative(float), default=d("adatvae_margin"),
+                     help="Triplet margin.")
+    ada.add_argument("--adatvae-p", type=positive(int), default=d("adatvae_p"), help="p of the triplet p-norm.")
+    ada.add_argument("--adatvae-scale", type=non_negative(float), default=d("adatvae_scale"),
+                     help="Weight of the triplet term.")
+    ada.add_argument("--adatvae-triplet-loss", choices=TRIPLET_LOSSES, default=d("adatvae_triplet_loss"),
+                     help="Margin triplet or soft-margin triplet.")
+    ada.add_argument("--adatvae-thresh-mode", choices=THRESH_MODES, default=d("adatvae_thresh_mode"),
+                     help="Per-dimension difference used by the shared-dimension threshold.")
+    ada.add_argument("--adatvae-thresh-ratio", type=unit_interval, default=d("adatvae_thresh_ratio"),
+                     help="Threshold ratio r in [0, 1] (0.5: Ada-GVAE).")
+    ada.add_argument("--adatvae-share-scale", type=unit_interval, default=d("adatvae_share_scale"),
+                     help="Scale s of the negative's difference on shared dimensions.")
+    ada.add_argument("--adatvae-schedule", choices=list(SCHEDULES), default=d("adatvae_schedule"),
+                     help="Linear schedule of share scale / threshold ratio over the run.")
+    ada.add_argument("--adatvae-unsupervised", action="store_true", default=d("adatvae_unsupervised"),
+                     help="Order triplets by raw-image distance instead of ground-truth factors.")
+    ada.add_argument("--triplet-mode", choices=TRIPLET_MODES, default=d("triplet_mode"),
+                     help="Ground-truth distance ordering supervised triplets.")
+    ada.add_argument("--triplet-swap-chance", type=unit_interval, default=d("triplet_swap_chance"),
+                     help="Chance of swapping positive and negative.")
+
+    evaluation = parser.add_argument_group("Evaluation specific options")
+    evaluation.add_argument("--is-eval-only", action="store_true", default=d("is_eval_only"),
+                            help="Only evaluate the trained model `name`.")
+    evaluation.add_argument("--is-metrics", action="store_true", default=d("is_metrics"),
+                            help="Compute the disentanglement metrics (ground-truth datasets only).")
+    evaluation.add_argument("--metrics", nargs="+", choices=list(METRICS), default=d("metrics"),
+                            help="Subset of metrics (default: all).")
+    evaluation.add_argument("--no-test", action="store_true", default=d("no_test"),
+                            help="Whether not to compute the test losses.")
+    evaluation.add_argument("--eval-batchsize", type=positive(int), default=d("eval_batchsize"),
+                            help="Batch size for evaluation.")
+    return parser
+
+
+EXTRA_DEFAULTS = dict(name=None, checkpoint_steps=0, data_root=None, channels=None, xysquares_spacing=8,
+                      max_steps=None, resume=False, archive=False, bf16=False, metrics=None)
+
+
+def parse_arguments(argv):
+    """Namespace of every parameter: [Custom] < commons < experiment < typed flags."""
+    config = read_config()
+    experiments = experiment_names(config, LOSSES, list(DATASETS))
+    typed = vars(build_parser(None, experiments).parse_args(argv))
+    defaults = dict(EXTRA_DEFAULTS)
+    experiment = typed.get("experiment", "custom")
+    values = experiment_values(config, experiment, LOSSES, list(DATASETS))
+    defaults.update({INI_RENAMES.get(k, k): v for k, v in values.items()})
+    defaults["experiment"] = experiment
+    args = build_parser(defaults, experiments).parse_args(argv)
+    args.typed = sorted(typed)
+    if args.loss == "VAE" and "reg_anneal" not in typed:
+        args.reg_anneal = 0  # the plain ELBO: no KL annealing unless asked for
+    if args.name is None:
+        args.name = experiment if experiment != "custom" else f"{args.loss}_{args.dataset}"
+    return args
+
+
+def prepare_results_dir(args, logger):
+    save_dir = os.path.join(RES_DIR, args.name)
+    if args.resume or args.is_eval_only:
+        return save_dir
+    if os.path.exists(save_dir) and os.listdir(save_dir):
+        if not args.archive:
+            raise CLIError(f"{save_dir} already exists; continue it with `python main.py {args.name} --resume`, "
+                           "choose another name, or pass --archive to move it aside")
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        archived = f"{save_dir}.{stamp}"
+        os.replace(save_dir, archived)
+        logger.info("moved the existing %s to %s", save_dir, archived)
+    os.makedirs(save_dir, exist_ok=True)
+    return save_dir
+
+
+def dataset_kwargs(args, device):
+    kwargs = {}
+    if args.dataset == "xysquares":
+        kwargs["spacing"] = args.xysquares_spacing
+    if args.dataset == "imagefolder":
+        kwargs["channels"] = args.channels
+    if args.dataset in ("dsprites", "xyobject", "xyobject_shaded", "xysquares"):
+        kwargs["device"] = device
+    return kwargs
+
+
+def make_loader(args, dataset, loss_f, batch_size, shuffle, rank=0, world_size=1, seed=0, drop_last=False):
+    return BatchLoader(dataset, batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed,
+                       view_sampling=loss_f.view_sampling, triplet_mode=args.triplet_mode,
+                       swap_chance=args.triplet_swap_chance, rec_dist=args.rec_dist,
+                       rank=rank, world_size=world_size)
+
+
+def load_resume_args(argv, name):
+    """Parameters of an existing run from its specs.json (typed --max-steps/--epochs win)."""
+    save_dir = os.path.join(RES_DIR, name)
+    specs = load_specs(save_dir)
+    args = argparse.Namespace(**specs["args"])
+    overrides = parse_arguments(argv)
+    for key in ("epochs", "max_steps", "no_progress_bar", "log_level", "checkpoint_steps", "checkpoint_every",
+                "is_metrics", "metrics", "no_test", "eval_batchsize", "no_cuda"):
+        if key in overrides.typed:
+            setattr(args, key, getattr(overrides, key))
+    args.resume, args.is_eval_only, args.archive = True, False, False
+    args.typed = overrides.typed
+    return args
+
+
+def specs_of(args, dataset, n_steps_done=None, status="running"):
+    return {"args": {k: v for k, v in vars(args).items() if k != "typed"},
+            "dataset": args.dataset, "img_size": list(dataset.img_size), "latent_dim": args.latent_dim,
+            "model_type": args.model_type, "loss": args.loss, "n_data": len(dataset),
+            "status": status, "global_step": n_steps_done,
+            "versions": {"disvae": __version__, "torch": torch.__version__, "python": platform.python_version()}}
+
+
+def evaluate(args, model, dataset, loss_f, save_dir, device, logger):
+    from disvae.evaluate import compute_test_losses, write_metrics
+    from utils.io import atomic_write_json
+    if not args.no_test:
+        loader = make_loader(args, dataset, loss_f, args.eval_batchsize, shuffle=False, seed=args.seed or 0)
+        losses = compute_test_losses(model, loss_f, loader, device)
+        atomic_write_json(os.path.join(save_dir, "test_losses.log"), losses)
+        logger.info("test losses: loss %.4f", losses["loss"])
+    if args.is_metrics:
+        if not dataset.has_factors:
+            raise CLIError(f"--is-metrics needs a ground-truth dataset; {args.dataset} has no factors")
+        write_metrics(model, dataset, save_dir, device, args.metrics, args.eval_batchsize,
+                      seed=args.seed or 0, logger=logger)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_arguments(argv)
+    if args.resume:
+        args = load_resume_args(argv, args.name)
+    logger = setup_logger(args.log_level)
+    set_seed(args.seed)
+    device = get_device(args.no_cuda)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    rank, world_size, device = init_from_env(device)
+    try:
+        return run(args, argv, device, rank, world_size, logger)
+    finally:
+        shutdown()
+
+
+def run(args, argv, device, rank, world_size, logger):
+    is_main = rank == 0
+    save_dir = prepare_results_dir(args, logger) if is_main else os.path.join(RES_DIR, args.name)
+    barrier()
+    if args.is_eval_only:
+        args_saved = argparse.Namespace(**load_specs(save_dir)["args"])
+        model, _ = load_model(save_dir, device=device)
+        for key in ("is_metrics", "metrics", "no_test", "eval_batchsize"):
+            setattr(args_saved, key, getattr(args, key))
+        dataset = load_dataset(args_saved.dataset, args_saved.data_root, **dataset_kwargs(args_saved, device))
+        loss_f = get_loss_f(args_saved.loss, args_saved, len(dataset)).to(device)
+        evaluate(args_saved, model, dataset, loss_f, save_dir, device, logger)
+        return 0
+
+    dataset = load_dataset(args.dataset, args.data_root, **dataset_kwargs(args, device))
+    model = build_model(args.model_type, dataset.img_size, args.latent_dim).to(device)
+    seed = args.seed if args.seed is not None else int(torch.seed() % 2**31)
+    loader = make_loader(args, dataset, get_loss_f(args.loss, args, len(dataset)), args.batch_size, shuffle=True,
+                         rank=rank, world_size=world_size, seed=seed, drop_last=world_size > 1)
+    total_steps = min(args.epochs * len(loader), args.max_steps or float("inf"))
+    loss_f = get_loss_f(args.loss, args, len(dataset), schedule_steps=total_steps).to(device)
+    train_model = model
+    if world_size > 1:
+        train_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+
+    from utils.visualize import training_frame
+    trainer = Trainer(model, optimizer, loss_f, loader, save_dir, device=device, train_model=train_model,
+                      checkpoint_every=args.checkpoint_every, checkpoint_steps=args.checkpoint_steps,
+                      max_steps=args.max_steps, progress_bar=not args.no_progress_bar, is_main=is_main,
+                      frame_fn=training_frame, autocast_dtype=torch.bfloat16 if args.bf16 else None, logger=logger)
+    if args.resume:
+        latest = read_checkpoint_pointer(save_dir)
+        if latest is None:
+            raise CLIError(f"{save_dir} has no checkpoint to resume from")
+        trainer.load_state_dict(load_state(os.path.join(save_dir, latest), "checkpoint"))
+        logger.info("resuming %s from %s (epoch %d, step %d)", args.name, latest, trainer.epoch, trainer.global_step)
+    if is_main:
+        save_specs(save_dir, specs_of(args, dataset))
+    logger.info("training %s: %s on %s, %d images, device %s, %d process(es)", args.name, args.loss, args.dataset,
+                len(dataset), device, world_size)
+    try:
+        trainer.train(args.epochs)
+    except TrainingInterrupted as stop:
+        logger.error("interrupted: saved %s; continue with `python main.py %s --resume`", stop.path, args.name)
+        return 130
+    except NonFiniteLoss as err:
+        logger.error("stopped: %s", err)
+        return 3
+    if is_main:
+        from utils.visualize import write_training_gif
+        write_training_gif(trainer.frames, os.path.join(save_dir, "training.gif"))
+        model.eval()
+        evaluate(args, model, dataset, loss_f, save_dir, device, logger)
+        save_specs(save_dir, specs_of(args, dataset, trainer.global_step, status="done"))
+        logger.info("results in %s", save_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

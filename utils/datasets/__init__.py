@@ -1,0 +1,54 @@
+"""Dataset registry: procedural ground-truth datasets (default) and file-backed ones.
+
+`get_dataset(name)` returns the class (as the reference does); `load_dataset(name, ...)`
+builds an instance with its data root (default data/<name>).
+"""
+import os
+
+from utils.datasets.base import GroundTruthDataset, ImageDataset, TensorImageDataset, TRIPLET_MODES
+from utils.datasets.dsprites import DSprites
+from utils.datasets.files import CelebA, Chairs, DatasetNotFoundError, FashionMNIST, ImageFolder, MNIST
+from utils.datasets.loaders import BatchLoader
+from utils.datasets.synthetic import XYObject, XYObjectShaded, XYSquares
+
+DATASETS = {
+    "dsprites": DSprites,
+    "xyobject": XYObject,
+    "xyobject_shaded": XYObjectShaded,
+    "xysquares": XYSquares,
+    "mnist": MNIST,
+    "fashion": FashionMNIST,
+    "celeba": CelebA,
+    "chairs": Chairs,
+    "imagefolder": ImageFolder,
+}
+DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data")
+
+
+def get_dataset(name):
+    """The dataset class registered as `name`."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}") from None
+
+
+def default_root(name):
+    return os.path.join(DATA_DIR, name)
+
+
+def load_dataset(name, root=None, **kwargs):
+    """An instance of dataset `name`. kwargs: `spacing` (xysquares), `channels`
+    (imagefolder), `train` (mnist/fashion), `device` (procedural rendering)."""
+    cls = get_dataset(name)
+    if name == "imagefolder" and root is None:
+        raise DatasetNotFoundError("dataset 'imagefolder' needs --data-root PATH, a folder of images")
+    return cls(root=root or default_root(name), **kwargs)
+
+
+def get_img_size(name):
+    return get_dataset(name).img_size
+
+
+__all__ = ["DATASETS", "BatchLoader", "DatasetNotFoundError", "GroundTruthDataset", "ImageDataset",
+           "TensorImageDataset", "TRIPLET_MODES", "get_dataset", "get_img_size", "load_dataset"]

@@ -1,0 +1,162 @@
+"""Dataset interfaces.
+
+Every dataset is indexable (`ds[i]` -> (image (C, H, W) in [0, 1], factor values or 0))
+and renders or gathers whole batches with `get_batch(indices)` -> (B, C, H, W), which
+is what the trainer uses (no per-example Python loop, no DataLoader workers).
+
+Ground-truth datasets add the factor interface: `lat_names`, `lat_sizes`,
+`factor_values` (values of each factor's classes), `lat_values` (per-image factor
+values, (N, F)), `index_to_classes`, `classes_to_index`, and vectorised sampling of
+pairs and triplets (spec section B). Flat index order: first factor slowest.
+"""
+import numpy as np
+import torch
+
+TRIPLET_MODES = ("manhattan_scaled", "manhattan", "factors", "combined", "random")
+
+
+class ImageDataset(torch.utils.data.Dataset):
+    img_size = None  # (C, H, W)
+    has_factors = False
+
+    def __len__(self):
+        raise NotImplementedError
+
+    def get_batch(self, indices):
+        raise NotImplementedError
+
+    def __getitem__(self, index):
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} images")
+        return self.get_batch(torch.tensor([index % len(self)]))[0], 0
+
+
+class TensorImageDataset(ImageDataset):
+    """Images held in memory (or memory-mapped) as uint8 (N, C, H, W)."""
+
+    def __init__(self, images):
+        self.images = images
+        self.img_size = tuple(images.shape[1:])
+
+    def __len__(self):
+        return len(self.images)
+
+    def get_batch(self, indices):
+        indices = torch.as_tensor(indices)
+        if isinstance(self.images, np.ndarray):
+            batch = torch.from_numpy(np.ascontiguousarray(self.images[indices.numpy()]))
+        else:
+            batch = self.images[indices]
+        return batch.float().div_(255)
+
+
+class GroundTruthDataset(ImageDataset):
+    """Full-factorial dataset whose images are a function of their factor classes."""
+
+    has_factors = True
+    lat_names = ()
+    lat_sizes = ()
+
+    def __init__(self, device="cpu"):
+        self.device = torch.device(device)
+        self._strides = torch.tensor(np.cumprod((1,) + tuple(self.lat_sizes[::-1]))[:-1][::-1].copy())
+        self._lat_values = None
+
+    @property
+    def factor_values(self):
+        """Per factor, the values of its classes (list of 1-D arrays)."""
+        return [np.arange(size, dtype=np.float64) for size in self.lat_sizes]
+
+    @property
+    def lat_values(self):
+        """(N, F) factor values of every image, built on first use."""
+        if self._lat_values is None:
+            classes = self.index_to_classes(torch.arange(len(self))).numpy()
+            self._lat_values = np.stack([vals[classes[:, k]] for k, vals in enumerate(self.factor_values)], 1)
+        return self._lat_values
+
+    def __len__(self):
+        return int(np.prod(self.lat_sizes))
+
+    def to(self, device):
+        self.device = torch.device(device)
+        return self
+
+    def index_to_classes(self, indices):
+        """(B,) flat indices -> (B, F) factor classes."""
+        indices = torch.as_tensor(indices, dtype=torch.long)
+        return (indices.unsqueeze(-1) // self._strides) % torch.tensor(self.lat_sizes)
+
+    def classes_to_index(self, classes):
+        """(B, F) factor classes -> (B,) flat indices."""
+        return (torch.as_tensor(classes, dtype=torch.long) * self._strides).sum(-1)
+
+    def classes_to_values(self, classes):
+        classes = np.asarray(classes)
+        return np.stack([vals[classes[..., k]] for k, vals in enumerate(self.factor_values)], -1)
+
+    def render(self, classes):
+        """(B, F) classes on self.device -> (B, C, H, W) float images in [0, 1]."""
+        raise NotImplementedError
+
+    def get_batch(self, indices):
+        return self.render(self.index_to_classes(indices).to(self.device))
+
+    def __getitem__(self, index):
+        image, _ = super().__getitem__(index)
+        return image, torch.from_numpy(self.lat_values[index % len(self)])
+
+    def sample_classes(self, n, generator=None):
+        """(n, F) uniformly random factor classes."""
+        return (torch.rand(n, len(self.lat_sizes), generator=generator)
+                * torch.tensor(self.lat_sizes)).long()
+
+    def sample_pair_indices(self, indices, generator=None, k=None):
+        """For each first observation, a second one differing in k resampled factors
+        (Ada-GVAE style; k uniform in 1..F-1 when None). Factors with one value are
+        never chosen. Returns (B, 2) indices."""
+        first = self.index_to_classes(indices)
+        n, n_factors = first.shape
+        sizes = torch.tensor(self.lat_sizes)
+        varying = sizes > 1
+        n_varying = int(varying.sum())
+        if k is None:
+            k = torch.randint(1, max(n_varying, 2), (n,), generator=generator)
+        else:
+            k = torch.full((n,), int(k))
+        scores = torch.rand(n, n_factors, generator=generator).masked_fill(~varying, 2.0)
+        ranks = scores.argsort(1).argsort(1)
+        change = ranks < k.unsqueeze(1)
+        # a resampled factor takes a different value: offset in 1..size-1
+        offset = 1 + (torch.rand(n, n_factors, generator=generator) * (sizes - 1).clamp(min=1)).long()
+        second = torch.where(change, (first + offset) % sizes, first)
+        return torch.stack([self.classes_to_index(first), self.classes_to_index(second)], 1)
+
+    def factor_distance(self, classes_a, classes_b, mode="manhattan_scaled"):
+        diff = (classes_a - classes_b).abs().float()
+        if mode == "manhattan":
+            return diff.sum(-1)
+        if mode == "manhattan_scaled":
+            return (diff / (torch.tensor(self.lat_sizes) - 1).clamp(min=1)).sum(-1)
+        if mode == "factors":
+            return (diff > 0).float().sum(-1)
+        if mode == "combined":  # count of differing factors first, scaled distance breaks ties
+            scaled = self.factor_distance(classes_a, classes_b, "manhattan_scaled")
+            return (diff > 0).float().sum(-1) * (len(self.lat_sizes) + 1) + scaled
+        raise ValueError(f"unknown triplet mode {mode!r}; choose from {TRIPLET_MODES}")
+
+    def sample_triplet_indices(self, anchor_indices, generator=None, mode="manhattan_scaled", swap_chance=0.0):
+        """(B,) anchors -> (B, 3) indices (anchor, positive, negative) with the positive
+        no farther from the anchor than the negative in ground-truth factor distance."""
+        anchor_indices = torch.as_tensor(anchor_indices, dtype=torch.long)
+        n = len(anchor_indices)
+        others = torch.randint(0, len(self), (n, 2), generator=generator)
+        if mode != "random":
+            classes = self.index_to_classes(torch.cat([anchor_indices.unsqueeze(1), others], 1))
+            dist_p = self.factor_distance(classes[:, 0], classes[:, 1], mode)
+            dist_n = self.factor_distance(classes[:, 0], classes[:, 2], mode)
+            others = torch.where((dist_p > dist_n).unsqueeze(1), others.flip(1), others)
+        if swap_chance > 0:
+            swap = torch.rand(n, generator=generator) < swap_chance
+            others = torch.where(swap.unsqueeze(1), others.flip(1), others)
+        return torch.cat([anchor_indices.unsqueeze(1), others], 1)

@@ -1,0 +1,144 @@
+"""Datasets read from files the user provides. Nothing is ever downloaded: when the
+files are missing, `DatasetNotFoundError` says where to put them.
+
+- mnist, fashion: torchvision's MNIST / FashionMNIST readers (IDX files under
+  <root>/MNIST/raw or <root>/FashionMNIST/raw), resized to 32x32.
+- celeba: <root>/img_align_celeba/*.jpg or <root>/img_align_celeba.zip; centre-cropped
+  to a square, resized to 64x64 RGB.
+- chairs: <root>/rendered_chairs/**/*.png (3D Chairs); centre-cropped, 64x64 grayscale.
+- imagefolder: any folder of images (recursively), 64x64, channels from --channels or
+  inferred (1 when every image is grayscale, else 3).
+Preprocessed arrays (uint8, N x C x H x W) of celeba and chairs are cached once
+under <root>/ as .npy and memory-mapped afterwards.
+"""
+import glob
+import io
+import os
+import zipfile
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.nn import functional as F
+
+from utils.datasets.base import TensorImageDataset
+from utils.io import atomic_save_npy
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+class DatasetNotFoundError(Exception):
+    """Files of a file-backed dataset are missing."""
+
+
+def not_found(name, root, expected, url):
+    return DatasetNotFoundError(
+        f"dataset '{name}' not found: looked in {os.path.abspath(root)} for {expected}. "
+        f"This toolkit never downloads; place the files there (or pass --data-root PATH to use "
+        f"another folder). With internet access you can get them from {url}.")
+
+
+def _resize(images, size):
+    """uint8 (N, C, h, w) -> uint8 (N, C, size, size), bilinear with antialiasing."""
+    out = []
+    for start in range(0, len(images), 4096):
+        chunk = torch.as_tensor(images[start:start + 4096]).float()
+        chunk = F.interpolate(chunk, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out.append(chunk.round().clamp(0, 255).to(torch.uint8))
+    return torch.cat(out)
+
+
+class MNIST(TensorImageDataset):
+    name, tv_name, folder = "mnist", "MNIST", "MNIST"
+    url = "http://yann.lecun.com/exdb/mnist/"
+    img_size = (1, 32, 32)
+
+    def __init__(self, root, train=True, **kwargs):
+        import torchvision
+        tv_class = getattr(torchvision.datasets, self.tv_name)
+        try:
+            data = tv_class(root, train=train, download=False).data  # (N, 28, 28) uint8
+        except RuntimeError:
+            raise not_found(self.name, os.path.join(root, self.folder, "raw"),
+                            "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte "
+                            "and t10k-labels-idx1-ubyte (optionally .gz)", self.url) from None
+        super().__init__(_resize(data.unsqueeze(1), 32))
+
+
+class FashionMNIST(MNIST):
+    name, tv_name, folder = "fashion", "FashionMNIST", "FashionMNIST"
+    url = "https://github.com/zalandoresearch/fashion-mnist"
+
+
+def _load_square(source, size, mode):
+    """Open an image, centre-crop it to a square, resize, return uint8 (C, size, size)."""
+    with Image.open(source) as img:
+        img = img.convert(mode)
+        w, h = img.size
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR)
+        array = np.asarray(img, dtype=np.uint8)
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+class CachedImageDataset(TensorImageDataset):
+    """Preprocess a list of image sources once into <root>/<cache_name>.npy."""
+    cache_name = None
+
+    def __init__(self, root, **kwargs):
+        cache = os.path.join(root, self.cache_name)
+        if not os.path.exists(cache):
+            atomic_save_npy(cache, self.preprocess(root))
+        super().__init__(np.load(cache, mmap_mode="r"))
+
+
+class CelebA(CachedImageDataset):
+    cache_name = "celeba64.npy"
+    img_size = (3, 64, 64)
+
+    def preprocess(self, root):
+        folder = os.path.join(root, "img_align_celeba")
+        files = sorted(glob.glob(os.path.join(folder, "*.jpg")))
+        if files:
+            return np.stack([_load_square(f, 64, "RGB") for f in files])
+        archive = os.path.join(root, "img_align_celeba.zip")
+        if os.path.exists(archive):
+            with zipfile.ZipFile(archive) as zf:
+                names = sorted(n for n in zf.namelist() if n.lower().endswith(".jpg"))
+                if names:
+                    return np.stack([_load_square(io.BytesIO(zf.read(n)), 64, "RGB") for n in names])
+        raise not_found("celeba", root, "img_align_celeba/*.jpg or img_align_celeba.zip (aligned and cropped)",
+                        "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html")
+
+
+class Chairs(CachedImageDataset):
+    cache_name = "chairs64.npy"
+    img_size = (1, 64, 64)
+
+    def preprocess(self, root):
+        files = sorted(glob.glob(os.path.join(root, "rendered_chairs", "**", "*.png"), recursive=True))
+        if not files:
+            raise not_found("chairs", root, "rendered_chairs/<chair>/renders/*.png (3D Chairs)",
+                            "https://www.di.ens.fr/willow/research/seeing3Dchairs/data/rendered_chairs.tar")
+        return np.stack([_load_square(f, 64, "L") for f in files])
+
+
+class ImageFolder(TensorImageDataset):
+    """Every image below `root`, 64x64; `channels` 1 or 3, or None to infer."""
+
+    def __init__(self, root, channels=None, **kwargs):
+        files = sorted(f for f in glob.glob(os.path.join(root, "**", "*"), recursive=True)
+                       if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not files:
+            raise DatasetNotFoundError(
+                f"dataset 'imagefolder': no images ({', '.join(IMAGE_EXTENSIONS)}) found in "
+                f"{os.path.abspath(root)}; pass --data-root PATH pointing at a folder of images.")
+        if channels is None:
+            modes = set()
+            for f in files:
+                with Image.open(f) as img:
+                    modes.add(img.mode)
+            channels = 1 if modes <= {"L", "1", "I", "I;16", "F"} else 3
+        mode = "L" if channels == 1 else "RGB"
+        super().__init__(torch.from_numpy(np.stack([_load_square(f, 64, mode) for f in files])))

@@ -1,0 +1,88 @@
+"""Batches for training and evaluation, without DataLoader workers: each epoch is a
+permutation from a seeded torch Generator and each batch is rendered or gathered
+whole by the dataset. The generators' states go into checkpoints, so a resumed run
+sees exactly the batches the uninterrupted run would have seen.
+
+Views: a loss that consumes several observations per example gets (B, V, C, H, W):
+- "triplet": (anchor, positive, negative) ordered by ground-truth factor distance;
+- "triplet_unsupervised": the two candidates ordered by their raw-image distance to
+  the anchor under the reconstruction loss (works on any dataset).
+With `world_size` > 1 every process takes its own shard of each epoch's permutation.
+"""
+import torch
+from torch.nn import functional as F
+
+VIEW_SAMPLINGS = (None, "triplet", "triplet_unsupervised")
+
+
+def image_distance(a, b, rec_dist="bernoulli"):
+    """Mean per-pixel distance between image batches (B, C, H, W) -> (B,)."""
+    if rec_dist == "gaussian":
+        per_pixel = (a - b).pow(2)
+    elif rec_dist == "laplace":
+        per_pixel = (a - b).abs()
+    else:  # bernoulli: cross-entropy of b under pixel probabilities a
+        per_pixel = F.binary_cross_entropy(a.clamp(1e-4, 1 - 1e-4), b, reduction="none")
+    return per_pixel.flatten(1).mean(1)
+
+
+class BatchLoader:
+    def __init__(self, dataset, batch_size, shuffle=True, drop_last=False, seed=0, view_sampling=None,
+                 triplet_mode="manhattan_scaled", swap_chance=0.0, rec_dist="bernoulli",
+                 rank=0, world_size=1, max_examples=None):
+        if view_sampling == "triplet" and not dataset.has_factors:
+            raise ValueError("supervised triplets need a ground-truth dataset; use the unsupervised variant")
+        self.dataset, self.batch_size = dataset, batch_size
+        self.shuffle, self.drop_last = shuffle, drop_last
+        self.view_sampling, self.triplet_mode, self.swap_chance = view_sampling, triplet_mode, swap_chance
+        self.rec_dist = rec_dist
+        self.rank, self.world_size = rank, world_size
+        self.n_examples = min(len(dataset), max_examples or len(dataset)) // world_size
+        self.order_generator = torch.Generator().manual_seed(seed)
+        self.view_generator = torch.Generator().manual_seed(seed + 1 + rank)
+
+    def __len__(self):
+        full, rest = divmod(self.n_examples, self.batch_size)
+        return full + (rest > 0 and not self.drop_last)
+
+    def epoch_order(self):
+        """This process's indices for the next epoch (advances the order generator)."""
+        n_total = self.n_examples * self.world_size
+        if self.shuffle:
+            order = torch.randperm(len(self.dataset), generator=self.order_generator)[:n_total]
+        else:
+            order = torch.arange(n_total)
+        return order[self.rank::self.world_size][:self.n_examples]
+
+    def batches(self, order, start_batch=0):
+        for i in range(start_batch, len(self)):
+            yield self.fetch(order[i * self.batch_size:(i + 1) * self.batch_size])
+
+    def __iter__(self):
+        return self.batches(self.epoch_order())
+
+    def fetch(self, indices):
+        ds = self.dataset
+        if self.view_sampling is None:
+            return ds.get_batch(indices)
+        n = len(indices)
+        if self.view_sampling == "triplet":
+            triplets = ds.sample_triplet_indices(indices, self.view_generator, self.triplet_mode, self.swap_chance)
+            return ds.get_batch(triplets.flatten()).unflatten(0, (n, 3))
+        if self.view_sampling == "triplet_unsupervised":
+            others = torch.randint(0, len(ds), (n, 2), generator=self.view_generator)
+            images = ds.get_batch(torch.cat([indices.view(-1, 1), others], 1).flatten()).unflatten(0, (n, 3))
+            anchor, first, second = images.unbind(1)
+            swap = image_distance(first, anchor, self.rec_dist) > image_distance(second, anchor, self.rec_dist)
+            if self.swap_chance > 0:
+                swap ^= torch.rand(n, generator=self.view_generator) < self.swap_chance
+            swap = swap.to(images.device).view(-1, 1, 1, 1)
+            return torch.stack([anchor, torch.where(swap, second, first), torch.where(swap, first, second)], 1)
+        raise ValueError(f"unknown view sampling {self.view_sampling!r}; choose from {VIEW_SAMPLINGS}")
+
+    def state_dict(self):
+        return {"order": self.order_generator.get_state(), "views": self.view_generator.get_state()}
+
+    def load_state_dict(self, state):
+        self.order_generator.set_state(state["order"])
+        self.view_generator.set_state(state["views"])

@@ -1,0 +1,40 @@
+"""Atomic file writes: write a temporary file in the same folder, then rename, so a
+crash never leaves a half-written model or log."""
+import json
+import os
+import tempfile
+
+import numpy as np
+import torch
+
+
+def _atomic(path, write, mode="wb"):
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_torch_save(obj, path):
+    _atomic(path, lambda f: torch.save(obj, f))
+
+
+def atomic_write_text(path, text):
+    _atomic(path, lambda f: f.write(text), mode="w")
+
+
+def atomic_write_json(path, obj):
+    atomic_write_text(path, json.dumps(obj, indent=4, sort_keys=True, default=str) + "\n")
+
+
+def atomic_save_npy(path, array):
+    _atomic(path, lambda f: np.save(f, array))

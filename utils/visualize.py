@@ -1,0 +1,206 @@
+"""Plots and GIFs of a trained model (main_viz.py) and the per-epoch training GIF.
+
+Image grids are assembled with torchvision's make_grid; labels (latent index, and its
+KL with --is-show-loss) are drawn in a left margin with PIL. Latents are ordered by
+their mean KL to the prior on a batch of data, most informative first.
+Traversal range `max_traversal` (m): m >= 0.5 traverses [-m, m] around the centre;
+m < 0.5 traverses the central 1 - 2m mass of the distribution: the prior N(0, 1), or,
+with the posterior, N(mean, std) of the example, centred on the posterior mean.
+"""
+import io
+import os
+
+import imageio.v3 as iio
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from scipy.stats import norm
+from torchvision.utils import make_grid
+
+from utils.io import _atomic
+
+PLOT_FILES = {
+    "generate-samples": "samples.png",
+    "data-samples": "data_samples.png",
+    "reconstruct": "reconstruct.png",
+    "traversals": "traversals.png",
+    "reconstruct-traverse": "reconstruct_traverse.png",
+    "gif-traversals": "posterior_traversals.gif",
+    "loss-curves": "loss_curves.png",
+    "metrics": "metrics.png",
+}
+TRAINING_GIF_STEPS = 10
+LABEL_WIDTH = 70
+
+
+def to_uint8(grid):
+    """(C, H, W) float in [0, 1] -> (H, W, 3) uint8."""
+    array = (grid.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+    return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array
+
+
+def image_grid(images, n_cols, padding=2, upsample=1):
+    """(N, C, H, W) -> (H', W', 3) uint8 grid with n_cols columns."""
+    if upsample > 1:
+        images = torch.nn.functional.interpolate(images, scale_factor=upsample, mode="nearest")
+    return to_uint8(make_grid(images.float().cpu(), nrow=n_cols, padding=padding, pad_value=1.0))
+
+
+def add_row_labels(array, labels, row_height, padding=2):
+    """Prepend a white margin with one text label per grid row."""
+    image = Image.new("RGB", (array.shape[1] + LABEL_WIDTH, array.shape[0]), "white")
+    image.paste(Image.fromarray(array), (LABEL_WIDTH, 0))
+    draw = ImageDraw.Draw(image)
+    for i, label in enumerate(labels):
+        draw.text((3, padding + i * (row_height + padding) + row_height // 2 - 6), label, fill="black")
+    return np.asarray(image)
+
+
+def save_png(array, path):
+    _atomic(path, lambda f: Image.fromarray(array).save(f, format="PNG"))
+
+
+def save_gif(frames, path, duration_ms=120):
+    _atomic(path, lambda f: iio.imwrite(f, np.stack(frames), extension=".gif", duration=duration_ms, loop=0))
+
+
+def traversal_values(max_traversal, n_steps, mean=0.0, std=1.0):
+    """(n_steps,) latent values: +-m around `mean`, or the quantiles m..1-m of N(mean, std)."""
+    if max_traversal >= 0.5:
+        return mean + np.linspace(-max_traversal, max_traversal, n_steps)
+    return norm.ppf(np.linspace(max_traversal, 1 - max_traversal, n_steps), loc=mean, scale=std)
+
+
+@torch.no_grad()
+def decode(model, z):
+    return torch.sigmoid(model.decoder(z.to(next(model.parameters()).device))).cpu()
+
+
+@torch.no_grad()
+def training_frame(model, n_steps=TRAINING_GIF_STEPS, max_traversal=2.0):
+    """One training.gif frame: each latent (row) traversed over the prior, others at 0."""
+    was_training = model.training
+    model.eval()
+    values = torch.tensor(traversal_values(max_traversal, n_steps), dtype=torch.float32)
+    z = torch.zeros(model.latent_dim, n_steps, model.latent_dim)
+    z[torch.arange(model.latent_dim), :, torch.arange(model.latent_dim)] = values
+    frame = image_grid(decode(model, z.view(-1, model.latent_dim)), n_steps)
+    model.train(was_training)
+    return frame
+
+
+def write_training_gif(frames, path):
+    if frames:
+        labelled = [add_row_labels(f, [f"epoch {i + 1}"], f.shape[0] - 4) for i, f in enumerate(frames)]
+        save_gif(labelled, path, duration_ms=400)
+
+
+class Visualizer:
+    def __init__(self, model, dataset, save_dir, n_rows=6, n_cols=7, max_traversal=2.0, upsample=1,
+                 is_posterior=False, is_show_loss=False, idcs=(), seed=None):
+        self.model, self.dataset, self.save_dir = model, dataset, save_dir
+        self.n_rows, self.n_cols, self.max_traversal, self.upsample = n_rows, n_cols, max_traversal, upsample
+        self.is_posterior, self.is_show_loss, self.idcs = is_posterior, is_show_loss, list(idcs)
+        self.generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed() % 2**31)
+        self.device = next(model.parameters()).device
+        self._kl = None
+
+    def data(self, n):
+        """n dataset images: the --idcs first, then random ones."""
+        indices = self.idcs[:n] + torch.randint(0, len(self.dataset), (max(n - len(self.idcs), 0),),
+                                                generator=self.generator).tolist()
+        return self.dataset.get_batch(torch.tensor(indices[:n])).cpu()
+
+    @torch.no_grad()
+    def posterior(self, x):
+        return self.model.encoder(x.to(self.device))
+
+    def latent_kl(self):
+        """Mean KL to the prior of each latent over 256 images: (Z,) numpy."""
+        if self._kl is None:
+            mean, logvar = self.posterior(self.data(256))
+            self._kl = (0.5 * (-1 - logvar + mean.pow(2) + logvar.exp())).mean(0).cpu().numpy()
+        return self._kl
+
+    def ordered_latents(self, n):
+        return list(np.argsort(-self.latent_kl())[:n])
+
+    def latent_labels(self, latents):
+        kl = self.latent_kl()
+        return [f"z{j}" + (f"\nKL={kl[j]:.2f}" if self.is_show_loss else "") for j in latents]
+
+    def traversal_rows(self, latents, x=None):
+        """(len(latents) * n_cols, C, H, W): for each latent a row of decoded traversals."""
+        dim = self.model.latent_dim
+        if self.is_posterior:
+            x = self.data(1) if x is None else x
+            mean, logvar = self.posterior(x[:1])
+            centre, std = mean[0].cpu(), torch.exp(0.5 * logvar[0]).cpu()
+        else:
+            centre, std = torch.zeros(dim), torch.ones(dim)
+        rows = []
+        for j in latents:
+            z = centre.repeat(self.n_cols, 1)
+            z[:, j] = torch.tensor(traversal_values(self.max_traversal, self.n_cols, float(centre[j]), float(std[j])),
+                                   dtype=torch.float32)
+            rows.append(z)
+        return decode(self.model, torch.cat(rows))
+
+    def _labelled(self, images, labels, n_cols):
+        grid = image_grid(images, n_cols, upsample=self.upsample)
+        return add_row_labels(grid, labels, images.shape[-2] * self.upsample)
+
+    def path(self, plot):
+        return os.path.join(self.save_dir, PLOT_FILES[plot])
+
+    def generate_samples(self):
+        z = torch.randn(self.n_rows * self.n_cols, self.model.latent_dim, generator=self.generator)
+        save_png(image_grid(decode(self.model, z), self.n_cols, upsample=self.upsample), self.path("generate-samples"))
+
+    def data_samples(self):
+        images = self.data(self.n_rows * self.n_cols)
+        save_png(image_grid(images, self.n_cols, upsample=self.upsample), self.path("data-samples"))
+
+    @torch.no_grad()
+    def reconstructions(self, x):
+        mean, _ = self.posterior(x)
+        return decode(self.model, mean)
+
+    def reconstruct(self):
+        n_pairs = max(self.n_rows // 2, 1)
+        x = self.data(n_pairs * self.n_cols)
+        labels = ["original"] * n_pairs + ["recon."] * n_pairs
+        images = torch.cat([x, self.reconstructions(x)])
+        save_png(self._labelled(images, labels, self.n_cols), self.path("reconstruct"))
+
+    def traversals(self):
+        latents = self.ordered_latents(min(self.n_rows, self.model.latent_dim))
+        save_png(self._labelled(self.traversal_rows(latents), self.latent_labels(latents), self.n_cols),
+                 self.path("traversals"))
+
+    def reconstruct_traverse(self):
+        x = self.data(self.n_cols)
+        latents = self.ordered_latents(min(self.n_rows, self.model.latent_dim))
+        images = torch.cat([x, self.reconstructions(x), self.traversal_rows(latents, x)])
+        labels = ["original", "recon."] + self.latent_labels(latents)
+        save_png(self._labelled(images, labels, self.n_cols), self.path("reconstruct-traverse"))
+
+    @torch.no_grad()
+    def gif_traversals(self, n_steps=20):
+        """Rows: latents (by KL); columns: examples; frame t: every latent at its t-th
+        posterior traversal value (ping-pong for a smooth loop)."""
+        x = self.data(self.n_cols)
+        mean, logvar = self.posterior(x)
+        mean, std = mean.cpu(), torch.exp(0.5 * logvar).cpu()
+        latents = self.ordered_latents(min(self.n_rows, self.model.latent_dim))
+        values = np.stack([[traversal_values(self.max_traversal, n_steps, float(mean[c, j]), float(std[c, j]))
+                            for c in range(self.n_cols)] for j in latents])  # (rows, cols, steps)
+        frames = []
+        for t in list(range(n_steps)) + list(range(n_steps - 2, 0, -1)):
+            z = mean.repeat(len(latents), 1, 1)  # (rows, cols, Z)
+            for r, j in enumerate(latents):
+                z[r, :, j] = torch.tensor(values[r, :, t], dtype=torch.float32)
+            frames.append(self._labelled(decode(self.model, z.view(-1, self.model.latent_dim)),
+                                         self.latent_labels(latents), self.n_cols))
+        save_gif(frames, self.path("gif-traversals"), duration_ms=80)
+        return len(frames)
