@@ -31,6 +31,7 @@ def traversal_correlation(codes):
     latent = np.linalg.norm(codes[i] - codes[j], axis=1)
     if n < 3 or np.ptp(latent) == 0:
         return np.nan
+    latent = np.round(latent / latent.max(), 9)  # equal distances tie despite float rounding
     return float(spearmanr(np.abs(i - j), latent).statistic)
 
 

@@ -35,7 +35,7 @@ def factor_vae_score(representation, dataset, rng, n_train=10000, n_test=5000, b
     def votes(n):
         factor, indices = _fixed_factor_indices(dataset, rng, n, batch_size)
         codes = representation(indices.reshape(-1))[0].reshape(n, batch_size, -1)
-        variances = (codes / std).var(1)[:, active]  # (n, active)
+        variances = (codes[..., active] / std[active]).var(1)  # (n, active latents)
         return factor, np.flatnonzero(active)[variances.argmin(1)]
 
     n_latents, n_factors = len(std), len(dataset.lat_sizes)

@@ -103,7 +103,8 @@ def load_official_images(path, dataset, chunk=16384):
     check_layout(dataset, classes[:, 1:], values[:, 1:])
     with zipfile.ZipFile(path) as archive, archive.open("imgs.npy") as f:
         version = np.lib.format.read_magic(f)
-        shape, _, dtype = np.lib.format._read_array_header(f, version)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(f)
         n_pixels = int(np.prod(shape[1:]))
         packed = np.empty((shape[0], n_pixels // 8), dtype=np.uint8)
         for start in range(0, shape[0], chunk):

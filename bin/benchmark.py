@@ -1,0 +1,115 @@
+#!/usr/bin/env python
+"""Throughput benchmark: training images/s per loss (steady state, the Trainer's own
+step), data time per batch per dataset, evaluation (encoding) images/s, peak RSS.
+
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=268435456 \
+        python bin/benchmark.py [--losses betaB btcvae] [--batch-size 64] [--steps 60] [--device cuda]
+"""
+import argparse
+import os
+import resource
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from disvae.losses import LOSSES  # noqa: E402
+from disvae.models import build_model  # noqa: E402
+from disvae.training import Trainer  # noqa: E402
+from main import make_loader, parse_arguments  # noqa: E402
+from disvae.losses import get_loss_f  # noqa: E402
+from utils.datasets import load_dataset  # noqa: E402
+
+PROCEDURAL = ["dsprites", "xyobject", "xyobject_shaded", "xysquares"]
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_training(loss_name, args, device):
+    run_args = parse_arguments(["bench", "-d", args.dataset, "-l", loss_name, "-b", str(args.batch_size)]
+                               + (["--bf16"] if args.bf16 else []))
+    dataset = load_dataset(args.dataset, device=device)
+    model = build_model("Burgess", dataset.img_size, run_args.latent_dim).to(device)
+    loss_f = get_loss_f(loss_name, run_args, len(dataset), schedule_steps=10**6).to(device)
+    loader = make_loader(run_args, dataset, loss_f, args.batch_size, shuffle=True, seed=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=run_args.lr)
+    trainer = Trainer(model, optimizer, loss_f, loader, save_dir=None, device=device, progress_bar=False,
+                      is_main=False, autocast_dtype=torch.bfloat16 if args.bf16 else None)
+    batches = loader.batches(loader.epoch_order())
+    model.train()
+    loss_f.train()
+    for _ in range(args.warmup):
+        trainer._train_step(next(batches).to(device))
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        trainer._train_step(next(batches).to(device))
+    trainer._check_finite()
+    sync(device)
+    elapsed = time.perf_counter() - start
+    return args.steps * args.batch_size / elapsed, elapsed / args.steps
+
+
+@torch.no_grad()
+def bench_eval(args, device):
+    dataset = load_dataset(args.dataset, device=device)
+    model = build_model("Burgess", dataset.img_size, 10).to(device).eval()
+    indices = torch.arange(20 * 1000)
+    start = time.perf_counter()
+    for chunk in indices.split(1000):
+        model.encoder(dataset.get_batch(chunk).to(device))
+    sync(device)
+    return len(indices) / (time.perf_counter() - start)
+
+
+def bench_data(name, batch_size, device, n=200):
+    dataset = load_dataset(name, device=device)
+    generator = torch.Generator().manual_seed(0)
+    dataset.get_batch(torch.randint(0, len(dataset), (batch_size,), generator=generator))
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(n):
+        dataset.get_batch(torch.randint(0, len(dataset), (batch_size,), generator=generator))
+    sync(device)
+    return (time.perf_counter() - start) / n
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--losses", nargs="+", default=[l for l in LOSSES], choices=LOSSES)
+    parser.add_argument("--dataset", default="dsprites", choices=PROCEDURAL)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--bf16", action="store_true")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {device}, "
+          f"batch {args.batch_size}, dataset {args.dataset}, bf16 {args.bf16}")
+    print(f"{'loss':<10}{'train img/s':>12}{'ms/step':>10}")
+    step_ms = {}
+    for loss_name in args.losses:
+        rate, per_step = bench_training(loss_name, args, device)
+        step_ms[loss_name] = per_step * 1000
+        print(f"{loss_name:<10}{rate:>12.0f}{per_step * 1000:>10.1f}", flush=True)
+    reference_step = step_ms.get("betaB", next(iter(step_ms.values())))
+    print(f"\n{'dataset':<17}{'ms/batch':>10}{'% of step':>11}")
+    for name in PROCEDURAL:
+        per_batch = bench_data(name, args.batch_size, device) * 1000
+        print(f"{name:<17}{per_batch:>10.2f}{100 * per_batch / reference_step:>10.1f}%", flush=True)
+    print(f"\nevaluation (encoding, batch 1000): {bench_eval(args, device):.0f} img/s")
+    print(f"peak RSS: {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""Ground-truth interface, hand-checked images, sampling properties, file loaders."""
+import gzip
+import itertools
+import os
+import struct
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from utils.datasets import DATASETS, BatchLoader, DatasetNotFoundError, get_dataset, load_dataset
+from utils.datasets.dsprites import DSprites, check_layout, load_official_images
+from utils.datasets.synthetic import XYObject, XYObjectShaded, XYSquares
+
+PROCEDURAL = ["dsprites", "xyobject", "xyobject_shaded", "xysquares"]
+
+
+@pytest.mark.parametrize("name", PROCEDURAL)
+def test_index_factor_round_trip_and_ranges(name):
+    ds = load_dataset(name)
+    rng = np.random.default_rng(0)
+    idx = torch.from_numpy(rng.integers(0, len(ds), 2000))
+    classes = ds.index_to_classes(idx)
+    assert torch.equal(ds.classes_to_index(classes), idx)
+    assert (classes >= 0).all() and (classes < torch.tensor(ds.lat_sizes)).all()
+    assert len(ds) == int(np.prod(ds.lat_sizes))
+    # flat order: last factor fastest
+    assert ds.index_to_classes(torch.tensor([1]))[0].tolist() == [0] * (len(ds.lat_sizes) - 1) + [1]
+    images = ds.get_batch(idx[:64])
+    assert images.shape == (64, *ds.img_size) and images.min() >= 0 and images.max() <= 1
+    image, values = ds[int(idx[0])]
+    assert torch.equal(image, images[0]) and values.shape == (len(ds.lat_sizes),)
+
+
+def test_dsprites_official_facts():
+    ds = DSprites()
+    assert len(ds) == 737280 and ds.lat_sizes == (3, 6, 40, 32, 32)
+    values = ds.factor_values
+    assert list(values[0]) == [1, 2, 3]
+    assert np.allclose(values[1], [0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    assert values[2][0] == 0 and values[2][-1] == pytest.approx(2 * np.pi) and len(values[2]) == 40
+    assert np.allclose(values[3], np.linspace(0, 1, 32))
+    images = ds.get_batch(torch.from_numpy(np.random.default_rng(1).integers(0, len(ds), 10000)))
+    assert abs(images.mean().item() - 0.0425) < 0.1 * 0.0425
+    assert set(images.unique().tolist()) <= {0.0, 1.0}
+    assert images[..., 16:48, 16:48].sum() > 0.5 * images.sum()  # most mass in the central half
+
+
+def test_dsprites_no_pixel_leaves_canvas_at_extremes():
+    ds = DSprites()
+    corners = [(s, 5, o, x, y) for s in range(3) for o in range(0, 40, 3) for x in (0, 31) for y in (0, 31)]
+    images = ds.render(torch.tensor(corners))
+    edges = images[..., 0, :].sum() + images[..., -1, :].sum() + images[..., :, 0].sum() + images[..., :, -1].sum()
+    assert edges == 0
+    per_image = images.flatten(1).sum(1)
+    assert (per_image > 200).all()  # the sprite is whole: scale 1 shapes cover ~290 px
+
+
+def test_dsprites_hand_checked_square():
+    # square, scale 1, orientation 0, posX 0, posY 0: centre (14.5, 14.5), half side 8.6 px
+    image = DSprites().render(torch.tensor([[0, 5, 0, 0, 0]]))[0, 0]
+    expected = torch.zeros(64, 64)
+    expected[6:23, 6:23] = 1  # pixel centres j + 0.5 within [5.9, 23.1]
+    assert torch.equal(image, expected)
+
+
+def test_xyobject_hand_checked_image():
+    ds = XYObject()
+    # x=3, y=5, size 7 (class 0), colour 7 = level 2 of yellow -> floor(255 * 2/4) = 127
+    image = ds.get_batch(ds.classes_to_index(torch.tensor([[3, 5, 0, 7]])))[0]
+    expected = torch.zeros(3, 64, 64)
+    expected[0:2, 14:21, 10:17] = 127 / 255  # rows from y: 2*5+4, columns from x: 2*3+4
+    assert torch.allclose(image, expected)
+    assert len(ds) == 75000
+
+
+def test_xyobject_shaded_is_the_same_image_set():
+    plain, shaded = XYObject(), XYObjectShaded()
+    assert len(plain) == len(shaded) == 75000
+    classes = torch.from_numpy(np.random.default_rng(2).integers(0, [25, 25, 5, 4, 6], (500, 5)))
+    colour_index = classes[:, 3] * 6 + classes[:, 4]
+    plain_classes = torch.cat([classes[:, :3], colour_index[:, None]], 1)
+    assert torch.equal(shaded.render(classes), plain.render(plain_classes))
+
+
+def test_xysquares_hand_checked_image_and_spacing():
+    ds = XYSquares()
+    assert len(ds) == 8 ** 6 and ds.lat_names == ("x_R", "y_R", "x_G", "y_G", "x_B", "y_B")
+    image = ds.render(torch.tensor([[1, 2, 0, 0, 7, 7]]))[0]
+    expected = torch.zeros(3, 64, 64)
+    expected[0, 16:24, 8:16] = 1
+    expected[1, 0:8, 0:8] = 1
+    expected[2, 56:64, 56:64] = 1
+    assert torch.equal(image, expected)
+    overlapping = XYSquares(spacing=4)
+    assert overlapping.lat_sizes == (15,) * 6
+    with pytest.raises(ValueError):
+        XYSquares(spacing=0)
+
+
+@pytest.mark.parametrize("name", PROCEDURAL)
+def test_triplets_positive_is_closer_over_a_large_sample(name):
+    ds = load_dataset(name)
+    anchors = torch.randint(0, len(ds), (5000,))
+    triplets = ds.sample_triplet_indices(anchors, torch.Generator().manual_seed(0))
+    assert torch.equal(triplets[:, 0], anchors)
+    classes = ds.index_to_classes(triplets)
+    sizes = torch.tensor(ds.lat_sizes, dtype=torch.float)
+    dist = lambda a, b: ((a - b).abs().float() / (sizes - 1).clamp(min=1)).sum(1)  # noqa: E731
+    assert (dist(classes[:, 0], classes[:, 1]) <= dist(classes[:, 0], classes[:, 2])).all()
+
+
+def test_pairs_differ_in_exactly_k_factors():
+    ds = DSprites()
+    first = torch.randint(0, len(ds), (3000,))
+    for k in (1, 2, 4):
+        pairs = ds.sample_pair_indices(first, torch.Generator().manual_seed(k), k=k)
+        classes = ds.index_to_classes(pairs)
+        assert ((classes[:, 0] != classes[:, 1]).sum(1) == k).all()
+    pairs = ds.sample_pair_indices(first, torch.Generator().manual_seed(9))
+    n_diff = (ds.index_to_classes(pairs[:, 0]) != ds.index_to_classes(pairs[:, 1])).sum(1)
+    assert n_diff.min() >= 1 and n_diff.max() <= 4
+
+
+def test_unsupervised_triplets_ordered_by_image_distance():
+    ds = XYObject()
+    loader = BatchLoader(ds, 256, view_sampling="triplet_unsupervised", rec_dist="gaussian")
+    batch = next(iter(loader))
+    assert batch.shape == (256, 3, 3, 64, 64)
+    anchor, pos, neg = batch.unbind(1)
+    d_pos = (pos - anchor).pow(2).flatten(1).mean(1)
+    d_neg = (neg - anchor).pow(2).flatten(1).mean(1)
+    assert (d_pos <= d_neg).all()
+
+
+def test_loader_shards_are_disjoint_and_cover_the_epoch():
+    ds = XYObject()
+    shards = [BatchLoader(ds, 1000, seed=3, rank=r, world_size=2).epoch_order() for r in range(2)]
+    assert len(set(shards[0].tolist()) & set(shards[1].tolist())) == 0
+    assert len(shards[0]) + len(shards[1]) == len(ds)
+
+
+def official_latents():
+    """The official file's latent arrays, built from its documented layout (color, shape,
+    scale, orientation, posX, posY; last fastest), independently of our dataset code."""
+    sizes = [1, 3, 6, 40, 32, 32]
+    values_per_factor = [[1.0], [1.0, 2.0, 3.0], list(np.linspace(0.5, 1, 6)), list(np.linspace(0, 2 * np.pi, 40)),
+                         list(np.linspace(0, 1, 32)), list(np.linspace(0, 1, 32))]
+    classes = np.array(list(itertools.product(*[range(s) for s in sizes])), dtype=np.int64)
+    values = np.stack([np.asarray(values_per_factor[k])[classes[:, k]] for k in range(6)], 1)
+    return classes, values
+
+
+def test_official_layout_matches_procedural_order():
+    classes, values = official_latents()
+    check_layout(DSprites(), classes[:, 1:], values[:, 1:])
+    with pytest.raises(ValueError):
+        check_layout(DSprites(), classes[::-1, 1:], values[::-1, 1:])
+
+
+def test_official_file_images_are_streamed_and_packed(tmp_path):
+    classes, values = official_latents()
+    imgs = np.zeros((len(classes), 64, 64), dtype=np.uint8)
+    imgs[5, 10, 20] = 1
+    imgs[-1, 63, 63] = 1
+    path = tmp_path / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
+    np.savez(path, imgs=imgs, latents_classes=classes, latents_values=values, metadata=np.array(0))
+    del imgs
+    ds = DSprites(root=str(tmp_path))
+    assert ds.packed is not None and ds.packed.shape == (737280, 512)
+    batch = ds.get_batch(torch.tensor([5, 6, 737279]))
+    assert batch[0, 0, 10, 20] == 1 and batch[0].sum() == 1 and batch[1].sum() == 0 and batch[2, 0, 63, 63] == 1
+
+
+def write_idx(path, array):
+    """IDX format: magic (0, 0, dtype 0x08 ubyte, ndim), big-endian dims, data."""
+    with gzip.open(path, "wb") if str(path).endswith(".gz") else open(path, "wb") as f:
+        f.write(struct.pack(">BBBB", 0, 0, 0x08, array.ndim))
+        f.write(struct.pack(f">{array.ndim}I", *array.shape))
+        f.write(array.astype(np.uint8).tobytes())
+
+
+@pytest.mark.parametrize("name,folder", [("mnist", "MNIST"), ("fashion", "FashionMNIST")])
+def test_mnist_like_from_fake_idx_files(tmp_path, name, folder):
+    raw = tmp_path / folder / "raw"
+    raw.mkdir(parents=True)
+    images = np.zeros((5, 28, 28), dtype=np.uint8)
+    images[:, 10:18, 10:18] = 255
+    for prefix, n in (("train", 5), ("t10k", 3)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images[:n])
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n))
+    ds = load_dataset(name, str(tmp_path))
+    assert len(ds) == 5 and ds.img_size == (1, 32, 32)
+    batch = ds.get_batch(torch.arange(5))
+    assert batch.shape == (5, 1, 32, 32) and batch[0, 0, 16, 16] == 1 and batch[0, 0, 0, 0] == 0
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion", "celeba", "chairs"])
+def test_missing_files_name_dataset_and_folder(tmp_path, name):
+    with pytest.raises(DatasetNotFoundError) as err:
+        load_dataset(name, str(tmp_path))
+    message = str(err.value)
+    assert name in message and str(tmp_path) in message and "http" in message and "\n" not in message
+
+
+def test_celeba_from_fake_jpgs_is_cached(tmp_path):
+    folder = tmp_path / "img_align_celeba"
+    folder.mkdir()
+    for i in range(3):
+        array = np.zeros((218, 178, 3), dtype=np.uint8)
+        array[..., i] = 200
+        Image.fromarray(array).save(folder / f"{i:06d}.jpg")
+    ds = load_dataset("celeba", str(tmp_path))
+    assert len(ds) == 3 and ds.img_size == (3, 64, 64)
+    batch = ds.get_batch(torch.arange(3))
+    assert batch[1, 1].mean() > 0.7 and batch[1, 0].mean() < 0.1
+    assert (tmp_path / "celeba64.npy").exists()
+    assert len(load_dataset("celeba", str(tmp_path))) == 3  # from the cache
+
+
+def test_chairs_from_fake_pngs_centre_cropped_grayscale(tmp_path):
+    folder = tmp_path / "rendered_chairs" / "chair_a" / "renders"
+    folder.mkdir(parents=True)
+    array = np.full((600, 600), 255, dtype=np.uint8)
+    array[250:350, 250:350] = 0
+    Image.fromarray(array).save(folder / "image_001.png")
+    ds = load_dataset("chairs", str(tmp_path))
+    image = ds.get_batch(torch.tensor([0]))[0, 0]
+    assert ds.img_size == (1, 64, 64) and image[32, 32] < 0.1 and image[2, 2] > 0.9
+
+
+def test_imagefolder_infers_channels(tmp_path):
+    for i in range(3):
+        Image.fromarray(np.full((40, 50), 30 * i, dtype=np.uint8)).save(tmp_path / f"g{i}.png")
+    ds = load_dataset("imagefolder", str(tmp_path))
+    assert ds.img_size == (1, 64, 64) and len(ds) == 3
+    Image.fromarray(np.zeros((10, 10, 3), dtype=np.uint8)).save(tmp_path / "c.jpg")
+    assert load_dataset("imagefolder", str(tmp_path)).img_size == (3, 64, 64)
+    assert load_dataset("imagefolder", str(tmp_path), channels=1).img_size == (1, 64, 64)
+
+
+def test_registry_lists_every_dataset():
+    assert set(PROCEDURAL + ["mnist", "fashion", "celeba", "chairs", "imagefolder"]) == set(DATASETS)
+    assert get_dataset("dsprites") is DSprites
+    with pytest.raises(ValueError):
+        get_dataset("nope")

@@ -1,0 +1,211 @@
+"""Every loss term against an independent computation."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from disvae.losses import LOSSES, get_loss_f
+from disvae.losses.betab import BetaBLoss
+from disvae.losses.btcvae import BtcvaeLoss
+from disvae.losses.factor import FactorKLoss, permute_dims
+from disvae.losses.terms import (kl_normal_per_dim, linear_annealing, log_density_gaussian,
+                                 log_importance_weight_matrix, log_q_decomposition, reconstruction_loss)
+from disvae.models import build_model
+from main import parse_arguments
+
+torch.manual_seed(0)
+
+
+def test_kl_normal_matches_torch_distributions():
+    mean, logvar = torch.randn(7, 5), torch.randn(7, 5)
+    expected = kl_divergence(Normal(mean, (0.5 * logvar).exp()), Normal(0.0, 1.0)).mean(0)
+    assert torch.allclose(kl_normal_per_dim(mean, logvar), expected, atol=1e-5)
+
+
+def test_log_density_matches_torch_distributions():
+    x, mean, logvar = torch.randn(4, 3), torch.randn(4, 3), torch.randn(4, 3)
+    expected = Normal(mean, (0.5 * logvar).exp()).log_prob(x)
+    assert torch.allclose(log_density_gaussian(x, mean, logvar), expected, atol=1e-5)
+
+
+def test_reconstruction_losses_against_hand_formulas():
+    logits, x = torch.randn(3, 1, 4, 4), torch.rand(3, 1, 4, 4)
+    p = torch.sigmoid(logits)
+    bce = -(x * p.log() + (1 - x) * (1 - p).log()).sum() / 3
+    assert torch.allclose(reconstruction_loss(logits, x, "bernoulli"), bce, atol=1e-4)
+    mse = ((p * 255 - x * 255) ** 2).sum() / 255 / 3
+    assert torch.allclose(reconstruction_loss(logits, x, "gaussian"), mse, rtol=1e-5)
+    l1 = (p - x).abs().sum() * 3 / 3
+    assert torch.allclose(reconstruction_loss(logits, x, "laplace"), l1, rtol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size,n_data", [(5, 100), (8, 737280)])
+def test_mss_weights_rows_sum_to_one_with_diagonal(batch_size, n_data):
+    w = log_importance_weight_matrix(batch_size, n_data).double().exp()
+    m = batch_size - 1
+    assert torch.allclose(w.sum(1), torch.ones(batch_size, dtype=torch.double), atol=1e-6)
+    assert torch.allclose(w.diagonal(), torch.full((batch_size,), 1 / n_data, dtype=torch.double))
+    strat = (n_data - m) / (n_data * m)
+    for i in range(batch_size):
+        row = w[i].clone()
+        row[i] = float("nan")
+        n_strat = int(torch.isclose(row, torch.tensor(strat, dtype=torch.double), rtol=1e-7, atol=0).sum())
+        n_other = int(torch.isclose(row, torch.tensor(1 / m, dtype=torch.double), rtol=1e-7, atol=0).sum())
+        if strat != 1 / m:
+            assert (n_strat, n_other) == (1, batch_size - 2)
+
+
+def brute_force_log_q(z, mean, logvar, weights, per_dim):
+    """log q(z_i) = log sum_j w_ij prod_d N(z_id | x_j) (or per dimension), with loops."""
+    batch, dim = z.shape
+    out = np.zeros((batch, dim)) if per_dim else np.zeros(batch)
+    for i in range(batch):
+        if per_dim:
+            for d in range(dim):
+                out[i, d] = math.log(sum(weights[i, j] * math.exp(
+                    Normal(float(mean[j, d]), math.exp(0.5 * float(logvar[j, d]))).log_prob(z[i, d]).item())
+                    for j in range(batch)))
+        else:
+            out[i] = math.log(sum(weights[i, j] * math.exp(sum(
+                Normal(float(mean[j, d]), math.exp(0.5 * float(logvar[j, d]))).log_prob(z[i, d]).item()
+                for d in range(dim))) for j in range(batch)))
+    return out
+
+
+@pytest.mark.parametrize("estimator", ["mss", "mws"])
+def test_log_qz_against_brute_force(estimator):
+    torch.manual_seed(1)
+    batch, dim, n_data = 4, 3, 50
+    mean, logvar = torch.randn(batch, dim, dtype=torch.double), torch.randn(batch, dim, dtype=torch.double) * 0.3
+    z = mean + (0.5 * logvar).exp() * torch.randn(batch, dim, dtype=torch.double)
+    if estimator == "mss":
+        m = batch - 1
+        weights = np.full((batch, batch), 1 / m)
+        for i in range(batch):
+            weights[i, i] = 1 / n_data
+            weights[i, (i + 1) % batch] = (n_data - m) / (n_data * m)
+    else:
+        weights = np.full((batch, batch), 1 / (batch * n_data))
+    log_pz, log_qz, log_prod, log_qzx = log_q_decomposition(z, mean, logvar, n_data, estimator)
+    assert np.allclose(log_qz.numpy(), brute_force_log_q(z, mean, logvar, weights, False), atol=1e-8)
+    assert np.allclose(log_prod.numpy(), brute_force_log_q(z, mean, logvar, weights, True).sum(1), atol=1e-8)
+    assert torch.allclose(log_pz, Normal(0.0, 1.0).log_prob(z).sum(1))
+    assert torch.allclose(log_qzx, Normal(mean, (0.5 * logvar).exp()).log_prob(z).sum(1))
+
+
+def test_btcvae_terms_sum_to_the_kl_estimate():
+    """MI + TC + dw-KL = E[log q(z|x) - log p(z)] by definition of the three terms."""
+    torch.manual_seed(2)
+    model = build_model("Burgess", (1, 32, 32), 4)
+    loss_f = BtcvaeLoss(n_data=1000, alpha=1, beta=1, gamma=1)
+    x = torch.rand(6, 1, 32, 32)
+    torch.manual_seed(3)
+    _, logs = loss_f(model, x)
+    torch.manual_seed(3)
+    _, (mean, logvar), z = model(x)
+    log_pz, _, _, log_qzx = log_q_decomposition(z, mean, logvar, 1000)
+    total = logs["mi_loss"] + logs["tc_loss"] + logs["dw_kl_loss"]
+    assert torch.allclose(total, (log_qzx - log_pz).mean(), atol=1e-4)
+
+
+def test_betab_capacity_schedule_is_linear():
+    loss_f = BetaBLoss(C_init=0.0, C_fin=25.0, gamma=1000.0, steps_anneal=100)
+    model = build_model("Burgess", (1, 32, 32), 3)
+    x = torch.rand(2, 1, 32, 32)
+    capacities = []
+    for _ in range(150):
+        capacities.append(float(loss_f(model, x)[1]["capacity"]))
+    assert capacities[0] == pytest.approx(0.25)  # step 1
+    assert capacities[49] == pytest.approx(12.5)  # step 50
+    assert capacities[99] == pytest.approx(25.0) and capacities[-1] == pytest.approx(25.0)
+    loss_f.eval()
+    assert float(loss_f(model, x)[1]["capacity"]) == 25.0
+    assert [linear_annealing(0, 1, s, 0) for s in (0, 5)] == [1, 1]
+
+
+def test_betab_loss_formula():
+    torch.manual_seed(4)
+    model = build_model("Burgess", (1, 32, 32), 3).eval()
+    loss_f = BetaBLoss(C_init=0.0, C_fin=5.0, gamma=10.0).eval()
+    x = torch.rand(3, 1, 32, 32)
+    loss, logs = loss_f(model, x)
+    assert torch.allclose(loss, logs["recon_loss"] + 10.0 * (logs["kl_loss"] - 5.0).abs())
+
+
+def test_vae_loss_is_plain_elbo_without_typed_reg_anneal():
+    args = parse_arguments(["t", "-l", "VAE", "-d", "dsprites"])
+    assert args.reg_anneal == 0
+    loss_f = get_loss_f("VAE", args, 100)
+    model = build_model("Burgess", (1, 64, 64), 3).eval()
+    x = torch.rand(2, 1, 64, 64)
+    loss, logs = loss_f(model, x)
+    assert torch.allclose(loss, logs["recon_loss"] + logs["kl_loss"])
+    assert parse_arguments(["t", "-l", "VAE", "-a", "7"]).reg_anneal == 7
+
+
+def test_permute_dims_permutes_each_column():
+    z = torch.arange(20.0).view(10, 2)
+    perm = permute_dims(z)
+    for d in range(2):
+        assert sorted(perm[:, d].tolist()) == z[:, d].tolist()
+
+
+@pytest.mark.parametrize("batch_size", [7, 8])
+def test_factor_discriminator_never_sends_gradient_to_encoder(batch_size):
+    torch.manual_seed(5)
+    model = build_model("Burgess", (1, 32, 32), 4)
+    loss_f = FactorKLoss(latent_dim=4, gamma=6.0)
+    x = torch.rand(batch_size, 1, 32, 32)
+    loss, _ = loss_f(model, x)
+    loss.backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    disc_before = [p.clone() for p in loss_f.discriminator.parameters()]
+    logs = loss_f.after_step()
+    assert "discrim_loss" in logs and torch.isfinite(logs["discrim_loss"])
+    for g, p in zip(grads, model.parameters()):
+        assert torch.equal(g, p.grad)  # the discriminator step added nothing to the VAE's gradients
+    assert any(not torch.equal(a, b) for a, b in zip(disc_before, loss_f.discriminator.parameters()))
+
+
+def test_factor_tc_estimate_matches_discriminator_logits():
+    torch.manual_seed(6)
+    model = build_model("Burgess", (1, 32, 32), 4).eval()
+    loss_f = FactorKLoss(latent_dim=4).eval()
+    x = torch.rand(5, 1, 32, 32)
+    _, logs = loss_f(model, x)
+    z = model.encoder(x[:3])[0]
+    d = loss_f.discriminator(z)
+    assert torch.allclose(logs["tc_loss"], (d[:, 0] - d[:, 1]).mean(), atol=1e-5)
+
+
+def test_factor_state_dict_round_trip_includes_discriminator_optimiser():
+    torch.manual_seed(7)
+    model = build_model("Burgess", (1, 32, 32), 4)
+    loss_f = FactorKLoss(latent_dim=4)
+    loss, _ = loss_f(model, torch.rand(4, 1, 32, 32))
+    loss.backward()
+    loss_f.after_step()
+    state = loss_f.state_dict()
+    other = FactorKLoss(latent_dim=4)
+    other.load_state_dict(state)
+    assert other.n_train_steps == 1
+    assert other.optimizer_d.state_dict()["state"][0]["step"] == 1
+    for a, b in zip(other.discriminator.parameters(), loss_f.discriminator.parameters()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_every_loss_trains_the_encoder_and_logs_per_latent_kl(name):
+    torch.manual_seed(8)
+    args = parse_arguments(["t", "-l", name, "-z", "3", "-d", "dsprites"])
+    loss_f = get_loss_f(name, args, 1000, schedule_steps=10)
+    model = build_model("Burgess", (1, 32, 32), 3)
+    views = (4, 3, 1, 32, 32) if loss_f.n_views == 3 else (4, 1, 32, 32)
+    loss, logs = loss_f(model, torch.rand(*views))
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+    assert {"loss", "recon_loss", "kl_loss", "kl_loss_0", "kl_loss_2"} <= set(logs)

@@ -1,0 +1,136 @@
+"""Metrics against known answers: synthetic encoders of known quality, and tiny hand cases."""
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import ortho_group
+
+from disvae.metrics import FunctionRepresentation, compute_metrics
+from disvae.metrics.dci import dci_from_importance
+from disvae.metrics.info import discrete_entropy, discrete_mutual_info, sampled_marginal_entropies
+from disvae.metrics.mig import gaps
+from disvae.metrics.research import traversal_correlation, traversal_ratios
+from disvae.metrics.sap import sap_from_scores
+from utils.datasets.base import GroundTruthDataset
+
+
+class ToyFactors(GroundTruthDataset):
+    lat_names = ("a", "b", "shape")
+    lat_sizes = (5, 6, 8)
+    img_size = (1, 32, 32)
+
+
+DATASET = ToyFactors()
+LATENT_DIM = 5
+SMALL = dict(mig={"n_points": 2000}, dci={"n_train": 1500, "n_test": 500}, sap={"n_train": 1500, "n_test": 500},
+             factorvae={"n_train": 800, "n_test": 400, "n_std": 2000}, betavae={"n_train": 800, "n_test": 400},
+             research={"n_bases": 16})
+
+
+def scaled(classes):
+    return classes / (np.array(DATASET.lat_sizes) - 1)
+
+
+def identity_code(classes):
+    """Each factor copied into its own latent (scaled to [0, 1]), two constant padding latents."""
+    return np.concatenate([scaled(classes), np.zeros((len(classes), LATENT_DIM - 3))], 1)
+
+
+ROTATION = ortho_group.rvs(LATENT_DIM, random_state=3)
+
+
+def rotated_code(classes):
+    return identity_code(classes) @ ROTATION
+
+
+def noise_code(classes, rng=np.random.default_rng(0)):
+    return rng.standard_normal((len(classes), LATENT_DIM))
+
+
+@pytest.fixture(scope="module")
+def scores():
+    results = {}
+    for name, fn in (("identity", identity_code), ("rotated", rotated_code), ("noise", noise_code)):
+        rep = FunctionRepresentation(fn, DATASET, logvar=-10.0)
+        results[name] = compute_metrics(rep, DATASET, np.random.default_rng(1), **SMALL)
+    return results
+
+
+def test_identity_code_scores_near_one(scores):
+    s = scores["identity"]
+    for key in ("mig_sampled", "mig_histogram", "aam_sampled", "aam_histogram", "factor_vae_score",
+                "beta_vae_score", "linearity_ratio", "axis_alignment_ratio", "gt_correlation"):
+        assert s[key] > 0.97, (key, s[key])
+    assert s["dci_disentanglement"] > 0.9 and s["dci_completeness"] > 0.9 and s["dci_informativeness"] > 0.95
+    assert s["mig_sampled_no_shape"] > 0.97
+
+
+def test_rotation_keeps_linearity_and_drops_alignment(scores):
+    identity, rotated = scores["identity"], scores["rotated"]
+    assert rotated["linearity_ratio"] > 0.97
+    assert rotated["axis_alignment_ratio"] < identity["axis_alignment_ratio"] - 0.2
+    assert rotated["mig_sampled"] < identity["mig_sampled"] - 0.3
+    assert rotated["mig_histogram"] < identity["mig_histogram"] - 0.3
+    assert rotated["dci_disentanglement"] < identity["dci_disentanglement"] - 0.2
+
+
+def test_noise_scores_near_zero(scores):
+    s = scores["noise"]
+    for key in ("mig_sampled", "mig_histogram", "dci_disentanglement", "sap"):
+        assert s[key] < 0.1, (key, s[key])
+    assert abs(s["gt_correlation"]) < 0.15
+    assert s["factor_vae_score"] < 0.55 and s["beta_vae_score"] < 0.55  # chance is 1/3
+    assert s["sap"] < scores["identity"]["sap"] - 0.1
+
+
+def test_every_metric_is_timed(scores):
+    assert set(scores["identity"]["seconds"]) == {"mig", "dci", "sap", "factorvae", "betavae", "research"}
+
+
+def test_discrete_information_hand_cases():
+    a = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    assert discrete_entropy(a) == pytest.approx(math.log(4))
+    assert discrete_mutual_info(a, a) == pytest.approx(math.log(4))
+    b = np.array([0, 1, 0, 1, 0, 1, 0, 1])  # independent of a
+    assert discrete_mutual_info(a, b) == pytest.approx(0.0, abs=1e-12)
+    assert discrete_mutual_info(a, a // 2) == pytest.approx(math.log(2))
+
+
+def test_gaussian_entropy_closed_form():
+    rng = np.random.default_rng(0)
+    sigma = 0.7
+    samples = rng.normal(0, sigma, (20000, 1))
+    h = sampled_marginal_entropies(samples, np.zeros((1, 1)), np.full((1, 1), 2 * math.log(sigma)))
+    assert h[0] == pytest.approx(0.5 * math.log(2 * math.pi * math.e * sigma ** 2), abs=0.02)
+
+
+def test_mig_and_aam_gaps_hand_case():
+    mi = np.array([[1.0, 0.1], [0.5, 0.6], [0.0, 0.2]])  # latents x factors
+    mig, aam = gaps(mi, np.array([2.0, 1.0]))
+    assert mig.tolist() == pytest.approx([0.25, 0.4])
+    assert aam.tolist() == pytest.approx([0.5, 0.5])  # (1 - 0.5) / 1, (0.6 - 0.3) / 0.6
+    assert gaps(np.zeros((2, 1)), np.array([1.0]))[1].tolist() == [0.0]
+
+
+def test_dci_hand_cases():
+    assert dci_from_importance(np.eye(3)) == pytest.approx((1.0, 1.0))
+    assert dci_from_importance(np.ones((3, 3))) == pytest.approx((0.0, 0.0))
+    # one latent explains both factors equally: disentanglement 0 for it, completeness 1
+    dis, com = dci_from_importance(np.array([[1.0, 1.0], [0.0, 0.0]]))
+    assert dis == pytest.approx(0.0) and com == pytest.approx(1.0)
+
+
+def test_sap_hand_case():
+    assert sap_from_scores(np.array([[0.9, 0.2], [0.3, 0.8], [0.1, 0.7]])) == pytest.approx((0.6 + 0.1) / 2)
+
+
+def test_traversal_ratios_hand_cases():
+    t = np.linspace(0, 1, 6)[:, None]
+    on_axis = np.concatenate([t, np.zeros((6, 2))], 1)
+    assert traversal_ratios(on_axis) == pytest.approx((1.0, 1.0))
+    diagonal = np.concatenate([t, t, np.zeros((6, 1))], 1)
+    assert traversal_ratios(diagonal) == pytest.approx((1.0, 0.5))
+    square = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], dtype=float)
+    assert traversal_ratios(square) == pytest.approx((0.5, 0.5))
+    assert traversal_correlation(diagonal) == pytest.approx(1.0)
+    assert traversal_correlation(diagonal[::-1]) == pytest.approx(1.0)

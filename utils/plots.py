@@ -1,0 +1,82 @@
+"""matplotlib figures from the logs: loss curves (train_losses.log) and metrics (metrics.log)."""
+import csv
+import io
+import json
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from utils.cli import CLIError  # noqa: E402
+from utils.io import _atomic  # noqa: E402
+
+
+def save_figure(fig, path):
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    _atomic(path, lambda f: f.write(buffer.getvalue()))
+
+
+def read_train_losses(path):
+    """{loss name: ([epochs], [values])} from a CSV `Epoch,Loss,Value` log."""
+    curves = defaultdict(lambda: ([], []))
+    try:
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                curves[row["Loss"]][0].append(int(row["Epoch"]))
+                curves[row["Loss"]][1].append(float(row["Value"]))
+    except FileNotFoundError:
+        raise CLIError(f"no {path}: this run has not finished an epoch") from None
+    except (KeyError, ValueError) as err:
+        raise CLIError(f"{path} is not a train_losses.log ({err})") from None
+    return dict(curves)
+
+
+def plot_loss_curves(log_path, out_path):
+    curves = read_train_losses(log_path)
+    per_latent = sorted((k for k in curves if k.startswith("kl_loss_")), key=lambda k: int(k.rsplit("_", 1)[1]))
+    others = [k for k in curves if k not in per_latent]
+    n_panels = len(others) + bool(per_latent)
+    n_cols = min(3, n_panels)
+    n_rows = (n_panels + n_cols - 1) // n_cols
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.5 * n_cols, 3 * n_rows), squeeze=False)
+    axes = axes.ravel()
+    for ax, name in zip(axes, others):
+        epochs, values = curves[name]
+        ax.plot(epochs, values, marker="o", ms=3)
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+    if per_latent:
+        ax = axes[len(others)]
+        for name in per_latent:
+            ax.plot(*curves[name], marker="o", ms=3, label=name.replace("kl_loss_", "z"))
+        ax.set_title("KL per latent")
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=6, ncol=2)
+    for ax in axes[n_panels:]:
+        ax.axis("off")
+    fig.tight_layout()
+    save_figure(fig, out_path)
+
+
+def scalar_metrics(metrics):
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+            and k not in ("n_encoded", "factor_vae_active_latents")}
+
+
+def plot_metrics(log_path, out_path):
+    try:
+        with open(log_path) as f:
+            metrics = scalar_metrics(json.load(f))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CLIError(f"{log_path} is not valid JSON ({err})") from None
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(metrics)), 4))
+    ax.bar(range(len(metrics)), list(metrics.values()), color="tab:blue")
+    ax.set_xticks(range(len(metrics)), list(metrics), rotation=60, ha="right", fontsize=8)
+    ax.set_ylim(min(0, min(metrics.values(), default=0)), max(1, max(metrics.values(), default=1)))
+    ax.set_title("disentanglement metrics")
+    fig.tight_layout()
+    save_figure(fig, out_path)
