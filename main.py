@@ -148,6 +148,9 @@ def build_parser(defaults, experiments):
                             help="Compute the disentanglement metrics (ground-truth datasets only).")
     evaluation.add_argument("--metrics", nargs="+", choices=list(METRICS), default=d("metrics"),
                             help="Subset of metrics (default: all).")
+    evaluation.add_argument("--metrics-samples", type=positive(int), default=d("metrics_samples"),
+                            help="Cap every metric at about this many points (default: the standard counts, "
+                                 "e.g. 10,000); for quick checks.")
     evaluation.add_argument("--no-test", action="store_true", default=d("no_test"),
                             help="Whether not to compute the test losses.")
     evaluation.add_argument("--eval-batchsize", type=positive(int), default=d("eval_batchsize"),
@@ -156,7 +159,8 @@ def build_parser(defaults, experiments):
 
 
 EXTRA_DEFAULTS = dict(name=None, checkpoint_steps=0, data_root=None, channels=None, xysquares_spacing=8,
-                      max_steps=None, resume=False, archive=False, bf16=False, metrics=None)
+                      max_steps=None, resume=False, archive=False, bf16=False, metrics=None,
+                      metrics_samples=None)
 
 
 def parse_arguments(argv):
@@ -219,7 +223,7 @@ def load_resume_args(argv, name):
     args = argparse.Namespace(**specs["args"])
     overrides = parse_arguments(argv)
     for key in ("epochs", "max_steps", "no_progress_bar", "log_level", "checkpoint_steps", "checkpoint_every",
-                "is_metrics", "metrics", "no_test", "eval_batchsize", "no_cuda"):
+                "is_metrics", "metrics", "metrics_samples", "no_test", "eval_batchsize", "no_cuda"):
         if key in overrides.typed:
             setattr(args, key, getattr(overrides, key))
     args.resume, args.is_eval_only, args.archive = True, False, False
@@ -247,7 +251,7 @@ def evaluate(args, model, dataset, loss_f, save_dir, device, logger):
         if not dataset.has_factors:
             raise CLIError(f"--is-metrics needs a ground-truth dataset; {args.dataset} has no factors")
         write_metrics(model, dataset, save_dir, device, args.metrics, args.eval_batchsize,
-                      seed=args.seed or 0, logger=logger)
+                      seed=args.seed or 0, logger=logger, n_samples=getattr(args, "metrics_samples", None))
 
 
 def main(argv=None):
@@ -274,7 +278,7 @@ def run(args, argv, device, rank, world_size, logger):
     if args.is_eval_only:
         args_saved = argparse.Namespace(**load_specs(save_dir)["args"])
         model, _ = load_model(save_dir, device=device)
-        for key in ("is_metrics", "metrics", "no_test", "eval_batchsize"):
+        for key in ("is_metrics", "metrics", "metrics_samples", "no_test", "eval_batchsize"):
             setattr(args_saved, key, getattr(args, key))
         dataset = load_dataset(args_saved.dataset, args_saved.data_root, **dataset_kwargs(args_saved, device))
         loss_f = get_loss_f(args_saved.loss, args_saved, len(dataset)).to(device)

@@ -16,7 +16,8 @@ class ConfigError(Exception):
     """hyperparam.ini is missing, malformed, or has no such section."""
 
 
-def read_config(path=CONFIG_FILE):
+def read_config(path=None):
+    path = path or CONFIG_FILE
     parser = configparser.ConfigParser(interpolation=configparser.ExtendedInterpolation())
     parser.optionxform = str  # keys are case-sensitive (betaH_B)
     try:

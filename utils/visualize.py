@@ -187,8 +187,8 @@ class Visualizer:
 
     @torch.no_grad()
     def gif_traversals(self, n_steps=20):
-        """Rows: latents (by KL); columns: examples; frame t: every latent at its t-th
-        posterior traversal value (ping-pong for a smooth loop)."""
+        """Rows: latents (by KL); columns: examples; frame t (one per traversal step): every
+        row's latent at its t-th posterior traversal value."""
         x = self.data(self.n_cols)
         mean, logvar = self.posterior(x)
         mean, std = mean.cpu(), torch.exp(0.5 * logvar).cpu()
@@ -196,7 +196,7 @@ class Visualizer:
         values = np.stack([[traversal_values(self.max_traversal, n_steps, float(mean[c, j]), float(std[c, j]))
                             for c in range(self.n_cols)] for j in latents])  # (rows, cols, steps)
         frames = []
-        for t in list(range(n_steps)) + list(range(n_steps - 2, 0, -1)):
+        for t in range(n_steps):
             z = mean.repeat(len(latents), 1, 1)  # (rows, cols, Z)
             for r, j in enumerate(latents):
                 z[r, :, j] = torch.tensor(values[r, :, t], dtype=torch.float32)

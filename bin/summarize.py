@@ -1,0 +1,107 @@
+#!/usr/bin/env python
+"""Gather every results/*/ into one markdown table (experiment, loss, dataset, steps,
+final train and test losses, metrics) and one comparison figure.
+
+    python bin/summarize.py [--results results] [--out results/summary]   # writes .md and .png
+"""
+import argparse
+import csv
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from utils.io import atomic_write_text  # noqa: E402
+from utils.plots import plt, save_figure, scalar_metrics  # noqa: E402
+
+METRIC_COLUMNS = ["mig", "aam", "dci_disentanglement", "sap", "factor_vae_score", "beta_vae_score",
+                  "gt_correlation", "linearity_ratio", "axis_alignment_ratio"]
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def final_train_loss(path):
+    last = {}
+    try:
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                last[row["Loss"]] = float(row["Value"])
+    except (OSError, KeyError, ValueError):
+        pass
+    return last
+
+
+def collect(results_dir):
+    rows = []
+    for name in sorted(os.listdir(results_dir)):
+        folder = os.path.join(results_dir, name)
+        specs = read_json(os.path.join(folder, "specs.json"))
+        if not specs:
+            continue
+        rows.append({
+            "experiment": name, "loss": specs.get("loss", "?"), "dataset": specs.get("dataset", "?"),
+            "steps": specs.get("global_step"), "status": specs.get("status", "?"),
+            "train_loss": final_train_loss(os.path.join(folder, "train_losses.log")).get("loss"),
+            "test_loss": read_json(os.path.join(folder, "test_losses.log")).get("loss"),
+            "metrics": scalar_metrics(read_json(os.path.join(folder, "metrics.log"))),
+        })
+    return rows
+
+
+def fmt(value):
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def markdown(rows):
+    header = ["experiment", "loss", "dataset", "steps", "status", "train_loss", "test_loss"] + METRIC_COLUMNS
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row[k] for k in header[:7]] + [row["metrics"].get(m) for m in METRIC_COLUMNS]
+        lines.append("| " + " | ".join(fmt(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(rows, path):
+    with_metrics = [r for r in rows if r["metrics"]]
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(METRIC_COLUMNS)), 4))
+    width = 0.8 / max(len(with_metrics), 1)
+    for i, row in enumerate(with_metrics):
+        values = [row["metrics"].get(m, 0.0) for m in METRIC_COLUMNS]
+        ax.bar([j + i * width for j in range(len(METRIC_COLUMNS))], values, width, label=row["experiment"])
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(METRIC_COLUMNS))], METRIC_COLUMNS, rotation=45,
+                  ha="right", fontsize=8)
+    ax.set_title("metrics by experiment" if with_metrics else "no metrics.log found")
+    if with_metrics:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default=os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "results"))
+    parser.add_argument("--out", default=None, help="output path without extension (default: <results>/summary)")
+    args = parser.parse_args()
+    if not os.path.isdir(args.results):
+        sys.exit(f"error: no results folder {args.results}")
+    out = args.out or os.path.join(args.results, "summary")
+    rows = collect(args.results)
+    table = markdown(rows)
+    atomic_write_text(out + ".md", table)
+    figure(rows, out + ".png")
+    print(table)
+    print(f"wrote {out}.md and {out}.png ({len(rows)} experiments)")
+
+
+if __name__ == "__main__":
+    main()

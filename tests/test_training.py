@@ -1,0 +1,138 @@
+"""Trainer: files, checkpoints, bit-exact resume, interruption, NaN stop, archiving."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import main
+from disvae.training import Trainer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUICK = ["-d", "xyobject", "-e", "1", "-b", "8", "-z", "4", "--no-test", "--no-progress-bar", "-L", "warning"]
+
+
+def train(name, loss, *extra):
+    return main.main([name, "-l", loss, *QUICK, *extra])
+
+
+def weights(results_dir, name, filename="model.pt"):
+    return torch.load(os.path.join(results_dir, name, filename))
+
+
+def test_run_writes_every_file(results_dir):
+    assert train("files", "betaB", "--max-steps", "6", "--checkpoint-steps", "3") == 0
+    folder = results_dir / "files"
+    assert {"model.pt", "specs.json", "train_losses.log", "training.gif", "checkpoint.json"} <= set(os.listdir(folder))
+    specs = json.loads((folder / "specs.json").read_text())
+    assert specs["status"] == "done" and specs["global_step"] == 6 and specs["args"]["loss"] == "betaB"
+    assert specs["img_size"] == [3, 64, 64] and "torch" in specs["versions"]
+    rows = list(csv.reader((folder / "train_losses.log").open()))
+    assert rows[0] == ["Epoch", "Loss", "Value"]
+    names = {row[1] for row in rows[1:]}
+    assert {"loss", "recon_loss", "kl_loss", "kl_loss_3", "capacity"} <= names
+    assert not [f for f in os.listdir(folder) if f.endswith(".tmp")]
+    checkpoint = torch.load(folder / "model-step6.pt", weights_only=False)
+    assert {"model", "optimizer", "loss", "loader", "rng", "global_step"} <= set(checkpoint)
+    assert not (folder / "model-step3.pt").exists()  # only the newest step checkpoint is kept
+
+
+def interrupt_at(monkeypatch, step):
+    original = Trainer._train_step
+
+    def step_then_signal(self, x):
+        original(self, x)
+        if self.global_step + 1 == step:
+            self._signal = signal.SIGINT
+    monkeypatch.setattr(Trainer, "_train_step", step_then_signal)
+
+
+@pytest.mark.parametrize("loss", ["factor", "adatvae", "btcvae"])
+def test_resume_after_interrupt_is_bit_exact(results_dir, monkeypatch, loss):
+    assert train("straight", loss, "--max-steps", "9") == 0
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, 4)
+        assert train("cut", loss, "--max-steps", "9") == 130
+    assert (results_dir / "cut" / "model-step4.pt").exists() and not (results_dir / "cut" / "model.pt").exists()
+    assert main.main(["cut", "--resume", "--no-progress-bar"]) == 0
+    straight, resumed = weights(results_dir, "straight"), weights(results_dir, "cut")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    assert (results_dir / "straight" / "train_losses.log").read_text() == \
+        (results_dir / "cut" / "train_losses.log").read_text()
+
+
+def test_resume_across_epochs_from_epoch_checkpoint(results_dir, tmp_path):
+    import numpy as np
+    from PIL import Image
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(20):
+        Image.fromarray((np.random.default_rng(i).random((16, 16)) * 255).astype(np.uint8)).save(images / f"{i}.png")
+    args = ["-d", "imagefolder", "--data-root", str(images), "-b", "8", "-z", "3", "--no-test",
+            "--no-progress-bar", "-L", "warning", "--checkpoint-every", "1"]
+    assert main.main(["two", "-l", "btcvae", "-e", "3", *args]) == 0
+    assert main.main(["one", "-l", "btcvae", "-e", "1", *args]) == 0
+    assert main.main(["one", "--resume", "-e", "3"]) == 0
+    a, b = weights(results_dir, "two"), weights(results_dir, "one")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    log = (results_dir / "one" / "train_losses.log").read_text()
+    assert log == (results_dir / "two" / "train_losses.log").read_text() and "\n3,loss," in log
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(results_dir, monkeypatch):
+    from disvae.losses.betah import BetaHLoss
+    original = BetaHLoss.compute
+
+    def poisoned(self, model, x):
+        loss, logs = original(self, model, x)
+        if self.n_train_steps >= 3:
+            loss = loss * float("nan")
+            logs["loss"] = loss.detach()
+        return loss, logs
+    monkeypatch.setattr(BetaHLoss, "compute", poisoned)
+    assert train("nan", "betaH", "--max-steps", "8", "--checkpoint-steps", "2") == 3
+    folder = results_dir / "nan"
+    assert (folder / "model-step2.pt").exists() and not (folder / "model.pt").exists()
+
+
+def test_existing_results_are_never_destroyed(results_dir, capsys):
+    assert train("keep", "betaH", "--max-steps", "2") == 0
+    original = (results_dir / "keep" / "model.pt").read_bytes()
+    assert main.run_cli(main.main, ["keep", "-l", "betaH", *QUICK, "--max-steps", "2"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert (results_dir / "keep" / "model.pt").read_bytes() == original
+    assert train("keep", "betaH", "--max-steps", "2", "--archive") == 0
+    archived = [p for p in results_dir.iterdir() if p.name.startswith("keep.")]
+    assert len(archived) == 1 and (archived[0] / "model.pt").read_bytes() == original
+
+
+def test_sigint_in_a_real_process_then_resume(tmp_path):
+    """A real SIGINT during training saves a checkpoint; --resume completes the folder."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    name = f"sigint_test_{os.getpid()}"
+    folder = os.path.join(ROOT, "results", name)
+    cmd = [sys.executable, os.path.join(ROOT, "main.py"), name, "-d", "dsprites", "-l", "factor", "-b", "16",
+           "--max-steps", "2000", "--no-progress-bar", "--no-test"]
+    try:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        while not os.path.exists(os.path.join(folder, "specs.json")) and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err
+        assert "--resume" in err and "Traceback" not in err
+        done = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), name, "--resume", "--max-steps",
+                               str(json.load(open(os.path.join(folder, "checkpoint.json")))["global_step"] + 5),
+                               "--no-progress-bar"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert {"model.pt", "train_losses.log", "training.gif", "specs.json"} <= set(os.listdir(folder))
+    finally:
+        import shutil
+        shutil.rmtree(folder, ignore_errors=True)

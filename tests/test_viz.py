@@ -1,0 +1,57 @@
+"""main_viz.py writes every plot; files are non-blank; GIFs have the right frame counts."""
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import main
+import main_viz
+from utils.visualize import PLOT_FILES, traversal_values
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("results")
+    main.RES_DIR = main_viz.RES_DIR = str(folder)
+    assert main.main(["viz", "-d", "dsprites", "-l", "betaH", "-e", "2", "--max-steps", "6", "-b", "16",
+                      "-z", "4", "--no-progress-bar", "-L", "warning", "--is-metrics", "--metrics", "research",
+                      "--metrics-samples", "400", "--no-test"]) == 0
+    return folder / "viz"
+
+
+def test_all_plots_written_and_not_blank(trained):
+    assert main_viz.main(["viz", "all", "-s", "1", "-r", "3", "-c", "4", "--is-show-loss"]) == 0
+    for plot, filename in PLOT_FILES.items():
+        path = trained / filename
+        assert path.exists() and path.stat().st_size > 1000, plot
+        image = iio.imread(path, index=0)
+        assert image.std() > 1, plot  # not a blank canvas
+
+
+def test_gif_has_one_frame_per_traversal_step(trained):
+    assert main_viz.main(["viz", "gif-traversals", "-s", "1", "-r", "2", "-c", "3", "--is-posterior"]) == 0
+    frames = iio.imread(trained / "posterior_traversals.gif", index=None)
+    assert frames.shape[0] == 20
+    training = iio.imread(trained / "training.gif", index=None)
+    assert training.shape[0] == 1  # one frame per epoch (6 steps ended inside epoch 1)
+
+
+def test_traversal_ranges():
+    assert traversal_values(2.0, 5).tolist() == [-2, -1, 0, 1, 2]
+    assert traversal_values(2.0, 3, mean=1.0).tolist() == [-1, 1, 3]
+    quantile = traversal_values(0.05, 3, mean=0.5, std=2.0)
+    assert quantile[1] == pytest.approx(0.5)  # centred on the posterior mean
+    assert quantile[2] == pytest.approx(0.5 + 2.0 * 1.6448536, rel=1e-5)
+
+
+def test_summarize_table(trained, tmp_path):
+    import subprocess
+    import sys
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, os.path.join(root, "bin", "summarize.py"), "--results",
+                          str(trained.parent), "--out", str(tmp_path / "summary")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    table = (tmp_path / "summary.md").read_text()
+    assert "| viz | betaH | dsprites |" in table and "linearity_ratio" in table
+    assert (tmp_path / "summary.png").stat().st_size > 1000
