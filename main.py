@@ -71,6 +71,8 @@ def build_parser(defaults, experiments):
                           help="Maximum number of epochs to run for.")
     training.add_argument("--max-steps", type=positive(int), default=d("max_steps"),
                           help="Stop after this many optimiser steps.")
+    training.add_argument("--max-minutes", type=positive(float), default=d("max_minutes"),
+                          help="Stop training after this many minutes of wall time (per invocation).")
     training.add_argument("-b", "--batch-size", type=positive(int), default=d("batch_size"),
                           help="Batch size for training.")
     training.add_argument("--lr", type=positive(float), default=d("lr"), help="Learning rate.")
@@ -159,7 +161,7 @@ def build_parser(defaults, experiments):
 
 
 EXTRA_DEFAULTS = dict(name=None, checkpoint_steps=0, data_root=None, channels=None, xysquares_spacing=8,
-                      max_steps=None, resume=False, archive=False, bf16=False, metrics=None,
+                      max_steps=None, max_minutes=None, resume=False, archive=False, bf16=False, metrics=None,
                       metrics_samples=None)
 
 
@@ -222,7 +224,7 @@ def load_resume_args(argv, name):
     specs = load_specs(save_dir)
     args = argparse.Namespace(**specs["args"])
     overrides = parse_arguments(argv)
-    for key in ("epochs", "max_steps", "no_progress_bar", "log_level", "checkpoint_steps", "checkpoint_every",
+    for key in ("epochs", "max_steps", "max_minutes", "no_progress_bar", "log_level", "checkpoint_steps", "checkpoint_every",
                 "is_metrics", "metrics", "metrics_samples", "no_test", "eval_batchsize", "no_cuda"):
         if key in overrides.typed:
             setattr(args, key, getattr(overrides, key))
@@ -301,7 +303,8 @@ def run(args, argv, device, rank, world_size, logger):
     from utils.visualize import training_frame
     trainer = Trainer(model, optimizer, loss_f, loader, save_dir, device=device, train_model=train_model,
                       checkpoint_every=args.checkpoint_every, checkpoint_steps=args.checkpoint_steps,
-                      max_steps=args.max_steps, progress_bar=not args.no_progress_bar, is_main=is_main,
+                      max_steps=args.max_steps, max_seconds=60 * args.max_minutes if args.max_minutes else None,
+                      progress_bar=not args.no_progress_bar, is_main=is_main,
                       frame_fn=training_frame, autocast_dtype=torch.bfloat16 if args.bf16 else None, logger=logger)
     if args.resume:
         latest = read_checkpoint_pointer(save_dir)

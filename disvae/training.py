@@ -43,13 +43,14 @@ class NonFiniteLoss(Exception):
 
 class Trainer:
     def __init__(self, model, optimizer, loss_f, loader, save_dir, device="cpu", train_model=None,
-                 checkpoint_every=30, checkpoint_steps=0, max_steps=None, progress_bar=True,
+                 checkpoint_every=30, checkpoint_steps=0, max_steps=None, max_seconds=None, progress_bar=True,
                  is_main=True, frame_fn=None, autocast_dtype=None, logger=None):
         self.model = model  # the bare module (saved)
         self.train_model = train_model or model  # what runs the forward pass (DDP wrapper or model)
         self.optimizer, self.loss_f, self.loader = optimizer, loss_f, loader
         self.save_dir, self.device = save_dir, torch.device(device)
         self.checkpoint_every, self.checkpoint_steps, self.max_steps = checkpoint_every, checkpoint_steps, max_steps
+        self.deadline = time.perf_counter() + max_seconds if max_seconds else None
         self.progress_bar, self.is_main = progress_bar and is_main, is_main
         self.frame_fn, self.autocast_dtype = frame_fn, autocast_dtype
         self.logger = logger or logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class Trainer:
     def train(self, epochs):
         old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            while self.epoch < epochs and not self._reached_max_steps():
+            while self.epoch < epochs and not self._should_stop():
                 self._train_epoch()
         finally:
             for sig, handler in old_handlers.items():
@@ -73,8 +74,11 @@ class Trainer:
     def _on_signal(self, signum, frame):
         self._signal = signum
 
-    def _reached_max_steps(self):
-        return self.max_steps is not None and self.global_step >= self.max_steps
+    def _should_stop(self):
+        """--max-steps reached, or this invocation's --max-minutes used up."""
+        if self.max_steps is not None and self.global_step >= self.max_steps:
+            return True
+        return self.deadline is not None and time.perf_counter() >= self.deadline
 
     def _train_epoch(self):
         self.model.train()
@@ -108,7 +112,7 @@ class Trainer:
             if self.checkpoint_steps and self.global_step % self.checkpoint_steps == 0:
                 self._check_finite()
                 self.save_checkpoint(f"model-step{self.global_step}.pt")
-            if self._reached_max_steps():
+            if self._should_stop():
                 break
         bar.close()
         self._check_finite()
