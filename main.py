@@ -184,20 +184,24 @@ def parse_arguments(argv):
     return args
 
 
-def prepare_results_dir(args, logger):
-    save_dir = os.path.join(RES_DIR, args.name)
-    if args.resume or args.is_eval_only:
-        return save_dir
+def check_results_dir(args, save_dir):
+    """Refuse to overwrite earlier results (every process checks, so none waits on a refusal)."""
+    if args.resume or args.is_eval_only or args.archive:
+        return
     if os.path.exists(save_dir) and os.listdir(save_dir):
-        if not args.archive:
-            raise CLIError(f"{save_dir} already exists; continue it with `python main.py {args.name} --resume`, "
-                           "choose another name, or pass --archive to move it aside")
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        archived = f"{save_dir}.{stamp}"
+        raise CLIError(f"{save_dir} already exists; continue it with `python main.py {args.name} --resume`, "
+                       "choose another name, or pass --archive to move it aside")
+
+
+def prepare_results_dir(args, save_dir, logger):
+    """Create results/<name>/, first moving an existing one aside with --archive."""
+    if args.resume or args.is_eval_only:
+        return
+    if args.archive and os.path.exists(save_dir) and os.listdir(save_dir):
+        archived = f"{save_dir}.{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
         os.replace(save_dir, archived)
         logger.info("moved the existing %s to %s", save_dir, archived)
     os.makedirs(save_dir, exist_ok=True)
-    return save_dir
 
 
 def dataset_kwargs(args, device):
@@ -268,14 +272,17 @@ def main(argv=None):
         torch.backends.cudnn.benchmark = True
     rank, world_size, device = init_from_env(device)
     try:
-        return run(args, argv, device, rank, world_size, logger)
+        return run(args, device, rank, world_size, logger)
     finally:
         shutdown()
 
 
-def run(args, argv, device, rank, world_size, logger):
+def run(args, device, rank, world_size, logger):
     is_main = rank == 0
-    save_dir = prepare_results_dir(args, logger) if is_main else os.path.join(RES_DIR, args.name)
+    save_dir = os.path.join(RES_DIR, args.name)
+    check_results_dir(args, save_dir)
+    if is_main:
+        prepare_results_dir(args, save_dir, logger)
     barrier()
     if args.is_eval_only:
         args_saved = argparse.Namespace(**load_specs(save_dir)["args"])
@@ -290,10 +297,10 @@ def run(args, argv, device, rank, world_size, logger):
     dataset = load_dataset(args.dataset, args.data_root, **dataset_kwargs(args, device))
     model = build_model(args.model_type, dataset.img_size, args.latent_dim).to(device)
     seed = args.seed if args.seed is not None else int(torch.seed() % 2**31)
-    loader = make_loader(args, dataset, get_loss_f(args.loss, args, len(dataset)), args.batch_size, shuffle=True,
-                         rank=rank, world_size=world_size, seed=seed, drop_last=world_size > 1)
-    total_steps = min(args.epochs * len(loader), args.max_steps or float("inf"))
-    loss_f = get_loss_f(args.loss, args, len(dataset), schedule_steps=total_steps).to(device)
+    loss_f = get_loss_f(args.loss, args, len(dataset)).to(device)
+    loader = make_loader(args, dataset, loss_f, args.batch_size, shuffle=True, rank=rank, world_size=world_size,
+                         seed=seed, drop_last=world_size > 1)
+    loss_f.set_total_steps(min(args.epochs * len(loader), args.max_steps or float("inf")))
     train_model = model
     if world_size > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(

@@ -34,7 +34,8 @@ def bench_training(loss_name, args, device):
                                + (["--bf16"] if args.bf16 else []))
     dataset = load_dataset(args.dataset, device=device)
     model = build_model("Burgess", dataset.img_size, run_args.latent_dim).to(device)
-    loss_f = get_loss_f(loss_name, run_args, len(dataset), schedule_steps=10**6).to(device)
+    loss_f = get_loss_f(loss_name, run_args, len(dataset)).to(device)
+    loss_f.set_total_steps(10**6)
     loader = make_loader(run_args, dataset, loss_f, args.batch_size, shuffle=True, seed=0)
     optimizer = torch.optim.Adam(model.parameters(), lr=run_args.lr)
     trainer = Trainer(model, optimizer, loss_f, loader, save_dir=None, device=device, progress_bar=False,
@@ -90,7 +91,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--bf16", action="store_true")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (as main.py --bf16)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = torch.device(args.device)

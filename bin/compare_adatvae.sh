@@ -11,8 +11,8 @@ MINUTES=${2:-20}
 ADA_STEPS=${ADA_STEPS:-$((MINUTES * 200))}
 cd "$(dirname "$0")/.." || exit 1
 COMMON="-d $DATASET -e 1000 -b 64 --lr 5e-4 -z 10 --max-minutes $MINUTES --is-metrics --no-test --no-progress-bar"
-OMP_NUM_THREADS=1 python main.py "cmp_betaH_$DATASET" -l betaH --betaH-B 4 $COMMON > "cmp_betaH_$DATASET.out" 2>&1 &
-OMP_NUM_THREADS=1 python main.py "cmp_adatvae_$DATASET" -l adatvae --max-steps "$ADA_STEPS" $COMMON > "cmp_adatvae_$DATASET.out" 2>&1 &
+OMP_NUM_THREADS=1 python main.py "cmp_betaH_$DATASET" -l betaH --betaH-B 4 $COMMON > "results/cmp_betaH_$DATASET.out" 2>&1 &
+OMP_NUM_THREADS=1 python main.py "cmp_adatvae_$DATASET" -l adatvae --max-steps "$ADA_STEPS" $COMMON > "results/cmp_adatvae_$DATASET.out" 2>&1 &
 wait
 python - "$DATASET" <<'PY'
 import json, sys

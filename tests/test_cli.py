@@ -168,3 +168,9 @@ def test_real_process_prints_no_traceback():
     out = subprocess.run([sys.executable, "main_viz.py", "does_not_exist_xyz", "all"], cwd=ROOT,
                          capture_output=True, text=True)
     assert out.returncode == 2 and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("loss", ["betaB", "factor", "btcvae", "adatvae"])
+def test_bf16_autocast_trains_every_loss(results_dir, loss):
+    assert main.main([f"bf_{loss}", "-d", "xyobject", "-l", loss, "--bf16", "-e", "1", "--max-steps", "2", "-b", "8",
+                      "--no-test", "--no-progress-bar", "-L", "warning"]) == 0

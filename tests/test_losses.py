@@ -201,7 +201,8 @@ def test_factor_state_dict_round_trip_includes_discriminator_optimiser():
 def test_every_loss_trains_the_encoder_and_logs_per_latent_kl(name):
     torch.manual_seed(8)
     args = parse_arguments(["t", "-l", name, "-z", "3", "-d", "dsprites"])
-    loss_f = get_loss_f(name, args, 1000, schedule_steps=10)
+    loss_f = get_loss_f(name, args, 1000)
+    loss_f.set_total_steps(10)
     model = build_model("Burgess", (1, 32, 32), 3)
     views = (4, 3, 1, 32, 32) if loss_f.n_views == 3 else (4, 1, 32, 32)
     loss, logs = loss_f(model, torch.rand(*views))

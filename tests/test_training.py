@@ -136,3 +136,9 @@ def test_sigint_in_a_real_process_then_resume(tmp_path):
     finally:
         import shutil
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_max_minutes_stops_a_long_run(results_dir):
+    assert train("timed", "betaH", "-e", "1000", "--max-minutes", "0.02") == 0
+    specs = json.loads((results_dir / "timed" / "specs.json").read_text())
+    assert specs["status"] == "done" and 0 < specs["global_step"] < 1000 * 9375

@@ -30,35 +30,29 @@ def seed_type(value):
         raise argparse.ArgumentTypeError(f"seed must be an integer or None, got {value!r}") from None
 
 
-def positive(kind):
+def ranged(kind, low, high=None, include_low=True, expected="a number"):
+    """argparse type: `kind(value)` within [low, high] (or (low, high] without include_low)."""
     def parse(value):
         try:
             number = kind(value)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {value!r}") from None
-        if not number > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {value!r}")
+            number = None
+        if number is None or not (number >= low if include_low else number > low) or \
+                (high is not None and number > high):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
         return number
     return parse
+
+
+def positive(kind):
+    return ranged(kind, 0, include_low=False, expected=f"a positive {kind.__name__}")
 
 
 def non_negative(kind):
-    def parse(value):
-        try:
-            number = kind(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value!r}") from None
-        if number < 0:
-            raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value!r}")
-        return number
-    return parse
+    return ranged(kind, 0, expected="a number >= 0")
 
 
-def unit_interval(value):
-    number = non_negative(float)(value)
-    if number > 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}")
-    return number
+unit_interval = ranged(float, 0, 1, expected="a number in [0, 1]")
 
 
 def set_seed(seed):

@@ -10,7 +10,7 @@ from disvae.losses.vae import VAELoss
 LOSSES = ["VAE", "betaH", "betaB", "factor", "btcvae", "adatvae"]
 
 
-def get_loss_f(name, args, n_data, schedule_steps=0):
+def get_loss_f(name, args, n_data):
     """Build loss `name` from the parsed CLI/ini parameters `args` (a Namespace)."""
     common = dict(rec_dist=args.rec_dist, steps_anneal=args.reg_anneal)
     if name == "VAE":
@@ -30,7 +30,7 @@ def get_loss_f(name, args, n_data, schedule_steps=0):
             triplet_scale=args.adatvae_scale, triplet_loss=args.adatvae_triplet_loss,
             thresh_mode=args.adatvae_thresh_mode, thresh_ratio=args.adatvae_thresh_ratio,
             share_scale=args.adatvae_share_scale, schedule=args.adatvae_schedule,
-            schedule_steps=schedule_steps, unsupervised=args.adatvae_unsupervised, **common)
+            unsupervised=args.adatvae_unsupervised, **common)
     raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
 
 

@@ -78,6 +78,9 @@ class AdaTVAELoss(BaseLoss):
         self.schedule, self.schedule_steps = schedule, schedule_steps
         self.view_sampling = "triplet_unsupervised" if unsupervised else "triplet"
 
+    def set_total_steps(self, total_steps):
+        self.schedule_steps = total_steps
+
     def _scheduled(self, start_end, fixed):
         start, end = start_end
         start = fixed if start is None else start

@@ -33,6 +33,9 @@ class BaseLoss(nn.Module):
     def compute(self, model, x):
         raise NotImplementedError
 
+    def set_total_steps(self, total_steps):
+        """The run's planned number of training steps (for losses with schedules over the run)."""
+
     def after_step(self):
         """Called after the model's optimiser step; returns extra logs."""
         return {}

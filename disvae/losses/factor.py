@@ -49,7 +49,8 @@ class FactorKLoss(BaseLoss):
         logs = self.base_logs(loss, rec, kl_per_dim)
         logs["tc_loss"] = tc_loss.detach()
         if self.training:
-            self._pending = (z_vae.detach(), permute_dims(z_other.detach()))
+            # float32: the discriminator step runs outside any autocast region
+            self._pending = (z_vae.detach().float(), permute_dims(z_other.detach().float()))
         return loss, logs
 
     def discriminator_loss(self, z_joint, z_permuted):
