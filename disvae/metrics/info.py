@@ -32,7 +32,7 @@ def histogram_discretize(codes, n_bins=20):
 
 
 @torch.no_grad()
-def sampled_marginal_entropies(samples, mean, logvar, chunk=256):
+def sampled_marginal_entropies(samples, mean, logvar, chunk=64):
     """Per latent j, H(z_j) = -E log q(z_j) with q(z_j) = (1/M) sum_m N(z_j; mean_mj, var_mj),
     estimated on `samples` (S, Z) drawn from the same mixture. Returns (Z,) in nats."""
     samples, mean, logvar = (torch.as_tensor(a, dtype=torch.float32) for a in (samples, mean, logvar))
