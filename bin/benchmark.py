@@ -2,18 +2,25 @@
 """Throughput benchmark: training images/s per loss (steady state, the Trainer's own
 step), data time per batch per dataset, evaluation (encoding) images/s, peak RSS.
 
-    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=268435456 \
-        python bin/benchmark.py [--losses betaB btcvae] [--batch-size 64] [--steps 60] [--device cuda]
-"""
-import argparse
-import os
-import resource
-import sys
-import time
+    python bin/benchmark.py [--losses betaB btcvae] [--batch-size 64] [--steps 60] [--bf16] [--device cuda]
 
-import torch
+It applies main.py's allocator setting itself (utils/allocator.py), so GLIBC_TUNABLES
+makes no difference to either.
+"""
+import os
+import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from utils.allocator import tune_allocator  # noqa: E402
+
+tune_allocator()  # as main.py does, before torch allocates
+
+import argparse  # noqa: E402
+import resource  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
 
 from disvae.losses import LOSSES  # noqa: E402
 from disvae.models import build_model  # noqa: E402
