@@ -28,7 +28,7 @@ from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted, read_ch
 from utils.cli import (CLIError, OneLineParser, get_device, non_negative, positive, run_cli, seed_type,
                        set_seed, setup_logger, unit_interval)
 from utils.config import experiment_names, experiment_values, read_config
-from utils.datasets import DATASETS, TRIPLET_MODES, BatchLoader, load_dataset
+from utils.datasets import DATASETS, PROCEDURAL, TRIPLET_MODES, BatchLoader, load_dataset
 
 RES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 LOG_LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"]
@@ -214,8 +214,8 @@ def dataset_kwargs(args, device):
         kwargs["spacing"] = args.xysquares_spacing
     if args.dataset == "imagefolder":
         kwargs["channels"] = args.channels
-    if args.dataset in ("dsprites", "xyobject", "xyobject_shaded", "xysquares"):
-        kwargs["device"] = device
+    if args.dataset in PROCEDURAL:
+        kwargs["device"] = device  # rendered on the training device
     return kwargs
 
 

@@ -14,7 +14,6 @@ from utils.visualize import PLOT_FILES, Visualizer
 
 RES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 PLOTS = list(PLOT_FILES) + ["all"]
-PROCEDURAL = ("dsprites", "xyobject", "xyobject_shaded", "xysquares")
 
 
 def parse_arguments(argv):

@@ -27,9 +27,7 @@ from disvae.models import build_model  # noqa: E402
 from disvae.training import Trainer  # noqa: E402
 from main import make_loader, parse_arguments  # noqa: E402
 from disvae.losses import get_loss_f  # noqa: E402
-from utils.datasets import load_dataset  # noqa: E402
-
-PROCEDURAL = ["dsprites", "xyobject", "xyobject_shaded", "xysquares"]
+from utils.datasets import PROCEDURAL, load_dataset  # noqa: E402
 
 
 def peak_rss_mb():

@@ -15,6 +15,7 @@ Files in `save_dir` (all written atomically):
 """
 import csv
 import io
+import json
 import logging
 import math
 import os
@@ -212,7 +213,6 @@ class Trainer:
 
 def read_checkpoint_pointer(save_dir):
     """Filename of the newest checkpoint in `save_dir`, or None."""
-    import json
     path = os.path.join(save_dir, "checkpoint.json")
     if not os.path.exists(path):
         return None

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 
-def _atomic(path, write, mode="wb"):
+def atomic_write(path, write, mode="wb"):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
@@ -29,11 +29,11 @@ def _atomic(path, write, mode="wb"):
 
 
 def atomic_torch_save(obj, path):
-    _atomic(path, lambda f: torch.save(obj, f))
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def atomic_write_text(path, text):
-    _atomic(path, lambda f: f.write(text), mode="w")
+    atomic_write(path, lambda f: f.write(text), mode="w")
 
 
 def atomic_write_json(path, obj):
@@ -41,4 +41,4 @@ def atomic_write_json(path, obj):
 
 
 def atomic_save_npy(path, array):
-    _atomic(path, lambda f: np.save(f, array))
+    atomic_write(path, lambda f: np.save(f, array))

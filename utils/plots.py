@@ -10,14 +10,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from utils.cli import CLIError  # noqa: E402
-from utils.io import _atomic  # noqa: E402
+from utils.io import atomic_write  # noqa: E402
 
 
 def save_figure(fig, path):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
-    _atomic(path, lambda f: f.write(buffer.getvalue()))
+    atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
 
 def read_train_losses(path):

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 from scipy.stats import norm
 from torchvision.utils import make_grid
 
-from utils.io import _atomic
+from utils.io import atomic_write
 
 PLOT_FILES = {
     "generate-samples": "samples.png",
@@ -57,11 +57,11 @@ def add_row_labels(array, labels, row_height, padding=2):
 
 
 def save_png(array, path):
-    _atomic(path, lambda f: Image.fromarray(array).save(f, format="PNG"))
+    atomic_write(path, lambda f: Image.fromarray(array).save(f, format="PNG"))
 
 
 def save_gif(frames, path, duration_ms=120):
-    _atomic(path, lambda f: iio.imwrite(f, np.stack(frames), extension=".gif", duration=duration_ms, loop=0))
+    atomic_write(path, lambda f: iio.imwrite(f, np.stack(frames), extension=".gif", duration=duration_ms, loop=0))
 
 
 def traversal_values(max_traversal, n_steps, mean=0.0, std=1.0):

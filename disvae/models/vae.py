@@ -36,9 +36,6 @@ class VAE(nn.Module):
         logits = self.decoder(z if n_decode is None else z[:n_decode])
         return logits, (mean, logvar), z
 
-    def encode_mean(self, x):
-        return self.encoder(x)[0]
-
 
 MODELS = {"Burgess": (EncoderBurgess, DecoderBurgess)}
 

@@ -22,6 +22,7 @@ DATASETS = {
     "chairs": Chairs,
     "imagefolder": ImageFolder,
 }
+PROCEDURAL = [name for name, cls in DATASETS.items() if issubclass(cls, GroundTruthDataset)]
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data")
 
 
@@ -50,5 +51,5 @@ def get_img_size(name):
     return get_dataset(name).img_size
 
 
-__all__ = ["DATASETS", "BatchLoader", "DatasetNotFoundError", "GroundTruthDataset", "ImageDataset",
+__all__ = ["DATASETS", "PROCEDURAL", "BatchLoader", "DatasetNotFoundError", "GroundTruthDataset", "ImageDataset",
            "TensorImageDataset", "TRIPLET_MODES", "get_dataset", "get_img_size", "load_dataset"]
