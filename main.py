@@ -28,11 +28,12 @@ from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted, read_ch
 from utils.cli import (CLIError, OneLineParser, get_device, non_negative, positive, run_cli, seed_type,
                        set_seed, setup_logger, unit_interval)
 from utils.config import experiment_names, experiment_values, read_config
-from utils.datasets import DATASETS, PROCEDURAL, TRIPLET_MODES, BatchLoader, load_dataset
+from utils.datasets import DATASETS, TRIPLET_MODES, BatchLoader, load_dataset_of_run
 
 RES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 LOG_LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"]
 INI_RENAMES = {"model": "model_type"}  # ini key -> argparse dest
+EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "no_test", "eval_batchsize")  # typed ones apply to old runs
 
 
 def build_parser(defaults, experiments):
@@ -208,17 +209,6 @@ def prepare_results_dir(args, save_dir, logger):
     os.makedirs(save_dir, exist_ok=True)
 
 
-def dataset_kwargs(args, device):
-    kwargs = {}
-    if args.dataset == "xysquares":
-        kwargs["spacing"] = args.xysquares_spacing
-    if args.dataset == "imagefolder":
-        kwargs["channels"] = args.channels
-    if args.dataset in PROCEDURAL:
-        kwargs["device"] = device  # rendered on the training device
-    return kwargs
-
-
 def make_loader(args, dataset, loss_f, batch_size, shuffle, rank=0, world_size=1, seed=0, drop_last=False):
     return BatchLoader(dataset, batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed,
                        view_sampling=loss_f.view_sampling, triplet_mode=args.triplet_mode,
@@ -232,8 +222,8 @@ def load_resume_args(argv, name):
     specs = load_specs(save_dir)
     args = argparse.Namespace(**specs["args"])
     overrides = parse_arguments(argv)
-    for key in ("epochs", "max_steps", "max_minutes", "no_progress_bar", "log_level", "checkpoint_steps", "checkpoint_every",
-                "is_metrics", "metrics", "metrics_samples", "no_test", "eval_batchsize", "no_cuda"):
+    for key in ("epochs", "max_steps", "max_minutes", "no_progress_bar", "log_level", "checkpoint_steps",
+                "checkpoint_every", "no_cuda") + EVAL_KEYS:
         if key in overrides.typed:
             setattr(args, key, getattr(overrides, key))
     args.resume, args.is_eval_only, args.archive = True, False, False
@@ -291,14 +281,14 @@ def run(args, device, rank, world_size, logger):
     if args.is_eval_only:
         args_saved = argparse.Namespace(**load_specs(save_dir)["args"])
         model, _ = load_model(save_dir, device=device)
-        for key in ("is_metrics", "metrics", "metrics_samples", "no_test", "eval_batchsize"):
+        for key in EVAL_KEYS:
             setattr(args_saved, key, getattr(args, key))
-        dataset = load_dataset(args_saved.dataset, args_saved.data_root, **dataset_kwargs(args_saved, device))
+        dataset = load_dataset_of_run(vars(args_saved), device)
         loss_f = get_loss_f(args_saved.loss, args_saved, len(dataset)).to(device)
         evaluate(args_saved, model, dataset, loss_f, save_dir, device, logger)
         return 0
 
-    dataset = load_dataset(args.dataset, args.data_root, **dataset_kwargs(args, device))
+    dataset = load_dataset_of_run(vars(args), device)
     model = build_model(args.model_type, dataset.img_size, args.latent_dim).to(device)
     seed = args.seed if args.seed is not None else int(torch.seed() % 2**31)
     loss_f = get_loss_f(args.loss, args, len(dataset)).to(device)

@@ -8,7 +8,7 @@ import sys
 
 from disvae.modelio import load_model
 from utils.cli import CLIError, OneLineParser, non_negative, positive, run_cli, seed_type, set_seed
-from utils.datasets import load_dataset
+from utils.datasets import load_dataset_of_run
 from utils.plots import plot_loss_curves, plot_metrics
 from utils.visualize import PLOT_FILES, Visualizer
 
@@ -40,11 +40,7 @@ def main(argv=None):
     set_seed(args.seed)
     save_dir = os.path.join(RES_DIR, args.name)
     model, specs = load_model(save_dir)
-    run_args = specs["args"]
-    kwargs = {"spacing": run_args.get("xysquares_spacing", 8)} if specs["dataset"] == "xysquares" else {}
-    if specs["dataset"] == "imagefolder":
-        kwargs["channels"] = run_args.get("channels")
-    dataset = load_dataset(specs["dataset"], run_args.get("data_root"), **kwargs)
+    dataset = load_dataset_of_run(specs["args"])
     bad = [i for i in args.idcs if i >= len(dataset)]
     if bad:
         raise CLIError(f"--idcs {bad[0]} is out of range: {specs['dataset']} has {len(dataset)} images")

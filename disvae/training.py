@@ -51,7 +51,7 @@ class Trainer:
         self.optimizer, self.loss_f, self.loader = optimizer, loss_f, loader
         self.save_dir, self.device = save_dir, torch.device(device)
         self.checkpoint_every, self.checkpoint_steps, self.max_steps = checkpoint_every, checkpoint_steps, max_steps
-        self.deadline = time.perf_counter() + max_seconds if max_seconds else None
+        self.max_seconds, self.deadline = max_seconds, None
         self.progress_bar, self.is_main = progress_bar and is_main, is_main
         self.frame_fn, self.autocast_dtype = frame_fn, autocast_dtype
         self.logger = logger or logging.getLogger(__name__)
@@ -63,6 +63,8 @@ class Trainer:
 
     # ----------------------------------------------------------------- training
     def train(self, epochs):
+        if self.max_seconds:
+            self.deadline = time.perf_counter() + self.max_seconds
         old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             while self.epoch < epochs and not self._should_stop():

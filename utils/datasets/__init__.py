@@ -47,9 +47,23 @@ def load_dataset(name, root=None, **kwargs):
     return cls(root=root or default_root(name), **kwargs)
 
 
+def load_dataset_of_run(run_args, device="cpu"):
+    """The dataset a run's parameters (a dict, as in specs.json) describe."""
+    name = run_args["dataset"]
+    kwargs = {}
+    if name == "xysquares":
+        kwargs["spacing"] = run_args.get("xysquares_spacing", 8)
+    if name == "imagefolder":
+        kwargs["channels"] = run_args.get("channels")
+    if name in PROCEDURAL:
+        kwargs["device"] = device  # rendered on the training device
+    return load_dataset(name, run_args.get("data_root"), **kwargs)
+
+
 def get_img_size(name):
     return get_dataset(name).img_size
 
 
 __all__ = ["DATASETS", "PROCEDURAL", "BatchLoader", "DatasetNotFoundError", "GroundTruthDataset", "ImageDataset",
-           "TensorImageDataset", "TRIPLET_MODES", "get_dataset", "get_img_size", "load_dataset"]
+           "TensorImageDataset", "TRIPLET_MODES", "get_dataset", "get_img_size", "load_dataset",
+           "load_dataset_of_run"]
