@@ -22,10 +22,10 @@ from disvae.distributed import barrier, init_from_env, shutdown
 from disvae.losses import LOSSES, REC_DISTS, get_loss_f
 from disvae.losses.adatvae import SCHEDULES, THRESH_MODES, TRIPLET_LOSSES
 from disvae.metrics import METRICS
-from disvae.modelio import load_model, load_specs, load_state, save_specs
+from disvae.modelio import load_checkpoint, load_model, load_specs, read_checkpoint_pointer, save_specs
 from disvae.models import MODELS, build_model
-from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted, read_checkpoint_pointer
-from utils.cli import (CLIError, OneLineParser, get_device, non_negative, positive, run_cli, seed_type,
+from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted
+from utils.cli import (CLIError, OneLineParser, get_device, non_negative, positive, run_cli, run_name, seed_type,
                        set_seed, setup_logger, unit_interval)
 from utils.config import experiment_names, experiment_values, read_config
 from utils.datasets import DATASETS, TRIPLET_MODES, BatchLoader, load_dataset_of_run
@@ -44,7 +44,7 @@ def build_parser(defaults, experiments):
     parser = OneLineParser(description="Train and evaluate disentangled VAEs (disvae).",
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     general = parser.add_argument_group("General options")
-    general.add_argument("name", nargs="?", default=d("name"),
+    general.add_argument("name", nargs="?", type=run_name, default=d("name"),
                          help="Name of the results folder results/<name>/ (default: the experiment name, "
                               "or <loss>_<dataset> for custom runs).")
     general.add_argument("-L", "--log-level", type=str.upper, choices=LOG_LEVELS, default=d("log_level"),
@@ -81,6 +81,8 @@ def build_parser(defaults, experiments):
     training.add_argument("-b", "--batch-size", type=positive(int), default=d("batch_size"),
                           help="Batch size for training.")
     training.add_argument("--lr", type=positive(float), default=d("lr"), help="Learning rate.")
+    training.add_argument("--log-every", type=non_negative(int), default=d("log_every"),
+                          help="Write a row of train_steps.csv (mean of every logged term) every n steps (0: never).")
     training.add_argument("--resume", action="store_true", default=d("resume"),
                           help="Continue results/<name>/ from its newest checkpoint with its specs.json.")
     training.add_argument("--archive", action="store_true", default=d("archive"),
@@ -165,7 +167,7 @@ def build_parser(defaults, experiments):
     return parser
 
 
-EXTRA_DEFAULTS = dict(name=None, checkpoint_steps=0, data_root=None, channels=None, xysquares_spacing=8,
+EXTRA_DEFAULTS = dict(name=None, checkpoint_steps=0, log_every=100, data_root=None, channels=None, xysquares_spacing=8,
                       max_steps=None, max_minutes=None, resume=False, archive=False, bf16=False, metrics=None,
                       metrics_samples=None)
 
@@ -186,6 +188,38 @@ def parse_arguments(argv):
         args.reg_anneal = 0  # the plain ELBO: no KL annealing unless asked for
     if args.name is None:
         args.name = experiment if experiment != "custom" else f"{args.loss}_{args.dataset}"
+    return args
+
+
+def check_run_args(saved, path):
+    """The run parameters of a specs.json, each checked against its CLI option (type,
+    range, choices); parameters this version added are filled with their defaults.
+    Raises a one-line CLIError on an unknown key or a bad value."""
+    parser = build_parser(None, experiment_names(read_config(), LOSSES, list(DATASETS)))
+    actions = {action.dest: action for action in parser._actions if action.dest != "help"}
+    defaults = vars(parse_arguments([]))
+    args = {key: defaults[key] for key in defaults if key != "typed"}
+    for key, value in saved.items():
+        action = actions.get(key)
+        if action is None:
+            raise CLIError(f"{path}: unknown parameter args.{key}")
+        if isinstance(action, argparse._StoreTrueAction):
+            if not isinstance(value, bool):
+                raise CLIError(f"{path}: args.{key} must be true or false, got {value!r}")
+        elif value is not None or defaults.get(key) is not None or key == "seed":
+            values = value if action.nargs == "+" and isinstance(value, list) else [value]
+            for item in values:
+                if isinstance(item, bool) or (value is None and key != "seed"):
+                    raise CLIError(f"{path}: args.{key} = {value!r} is not a valid value")
+                if action.type is None and not isinstance(item, str):
+                    raise CLIError(f"{path}: args.{key} must be a string, got {value!r}")
+                try:
+                    parsed = action.type(str(item)) if action.type else item
+                except (argparse.ArgumentTypeError, ValueError, TypeError) as err:
+                    raise CLIError(f"{path}: args.{key} = {value!r} is not valid ({err})") from None
+                if action.choices is not None and parsed not in action.choices:
+                    raise CLIError(f"{path}: args.{key} = {value!r} is not one of {', '.join(map(str, action.choices))}")
+        args[key] = value
     return args
 
 
@@ -219,13 +253,14 @@ def make_loader(args, dataset, loss_f, batch_size, shuffle, rank=0, world_size=1
 def load_resume_args(argv, name):
     """Parameters of an existing run from its specs.json (typed --max-steps/--epochs win)."""
     save_dir = os.path.join(RES_DIR, name)
-    specs = load_specs(save_dir)
+    specs = load_specs(save_dir, check_run_args)
     args = argparse.Namespace(**specs["args"])
     overrides = parse_arguments(argv)
     for key in ("epochs", "max_steps", "max_minutes", "no_progress_bar", "log_level", "checkpoint_steps",
                 "checkpoint_every", "no_cuda") + EVAL_KEYS:
         if key in overrides.typed:
             setattr(args, key, getattr(overrides, key))
+    args.name = name  # the folder named on the command line, even if it was copied or renamed
     args.resume, args.is_eval_only, args.archive = True, False, False
     args.typed = overrides.typed
     return args
@@ -279,8 +314,8 @@ def run(args, device, rank, world_size, logger):
         prepare_results_dir(args, save_dir, logger)
     barrier()
     if args.is_eval_only:
-        args_saved = argparse.Namespace(**load_specs(save_dir)["args"])
-        model, _ = load_model(save_dir, device=device)
+        model, specs = load_model(save_dir, device=device, check_args=check_run_args)
+        args_saved = argparse.Namespace(**specs["args"])
         for key in EVAL_KEYS:
             setattr(args_saved, key, getattr(args, key))
         dataset = load_dataset_of_run(vars(args_saved), device)
@@ -305,13 +340,13 @@ def run(args, device, rank, world_size, logger):
     trainer = Trainer(model, optimizer, loss_f, loader, save_dir, device=device, train_model=train_model,
                       checkpoint_every=args.checkpoint_every, checkpoint_steps=args.checkpoint_steps,
                       max_steps=args.max_steps, max_seconds=60 * args.max_minutes if args.max_minutes else None,
-                      progress_bar=not args.no_progress_bar, is_main=is_main,
+                      progress_bar=not args.no_progress_bar, is_main=is_main, log_every=args.log_every,
                       frame_fn=training_frame, autocast_dtype=torch.bfloat16 if args.bf16 else None, logger=logger)
     if args.resume:
         latest = read_checkpoint_pointer(save_dir)
         if latest is None:
             raise CLIError(f"{save_dir} has no checkpoint to resume from")
-        trainer.load_state_dict(load_state(os.path.join(save_dir, latest), "checkpoint"))
+        trainer.load_state_dict(load_checkpoint(os.path.join(save_dir, latest)))
         logger.info("resuming %s from %s (epoch %d, step %d)", args.name, latest, trainer.epoch, trainer.global_step)
     if is_main:
         save_specs(save_dir, specs_of(args, dataset))

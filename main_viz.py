@@ -7,7 +7,8 @@ import os
 import sys
 
 from disvae.modelio import load_model
-from utils.cli import CLIError, OneLineParser, non_negative, positive, run_cli, seed_type, set_seed
+from main import check_run_args
+from utils.cli import CLIError, OneLineParser, non_negative, positive, run_cli, run_name, seed_type, set_seed
 from utils.datasets import load_dataset_of_run
 from utils.plots import plot_loss_curves, plot_metrics
 from utils.visualize import PLOT_FILES, Visualizer
@@ -18,7 +19,7 @@ PLOTS = list(PLOT_FILES) + ["all"]
 
 def parse_arguments(argv):
     parser = OneLineParser(description="CLI for plotting using pretrained models of `disvae`")
-    parser.add_argument("name", help="Name of the model for storing and loading purposes.")
+    parser.add_argument("name", type=run_name, help="Name of the model for storing and loading purposes.")
     parser.add_argument("plots", nargs="+", choices=PLOTS, metavar="PLOT",
                         help=f"Plots to generate, any of: {', '.join(PLOTS)}.")
     parser.add_argument("-s", "--seed", type=seed_type, default=None, help="Random seed (`None`: stochastic).")
@@ -39,7 +40,7 @@ def main(argv=None):
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
     set_seed(args.seed)
     save_dir = os.path.join(RES_DIR, args.name)
-    model, specs = load_model(save_dir)
+    model, specs = load_model(save_dir, check_args=check_run_args)
     dataset = load_dataset_of_run(specs["args"])
     bad = [i for i in args.idcs if i >= len(dataset)]
     if bad:

@@ -1,5 +1,6 @@
 # Shared by the bin/*.sh scripts: run a list of commands one by one, or N at a time
-# with -j N (each command's output goes to logs/<first word after python>.log).
+# with -j N. A command line is split into words and run directly: no `eval`, no
+# shell re-parsing, so nothing in a results folder name can run as shell code.
 JOBS=1
 while getopts "j:" opt; do
     case $opt in
@@ -7,12 +8,26 @@ while getopts "j:" opt; do
         *) echo "usage: $0 [-j N]   (N commands in parallel; default 1)" >&2; exit 2 ;;
     esac
 done
+case $JOBS in ''|*[!0-9]*|0) echo "$0: -j takes a positive integer, got '$JOBS'" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/.." || exit 1
+# Each of the JOBS commands gets an equal share of the cores (at least one thread).
+CORES=$(python -c "import os; print(len(os.sched_getaffinity(0)))" 2>/dev/null || nproc)
+THREADS=$(( CORES / JOBS > 0 ? CORES / JOBS : 1 ))
+export OMP_NUM_THREADS=$THREADS
+
+run_one() {
+    local words
+    read -ra words <<< "$1"
+    echo "+ $1"
+    "${words[@]}" || echo "FAILED: $1" >&2
+}
 
 run_all() {  # reads commands, one per line, from stdin
-    if [ "$JOBS" -le 1 ]; then
-        while read -r cmd; do echo "+ $cmd"; eval "$cmd" || echo "FAILED: $cmd" >&2; done
-    else
-        xargs -P "$JOBS" -I{} sh -c 'echo "+ {}"; {} || echo "FAILED: {}" >&2'
-    fi
+    local cmd
+    while read -r cmd; do
+        [ -n "$cmd" ] || continue
+        while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+        run_one "$cmd" &
+    done
+    wait
 }

@@ -7,6 +7,9 @@ read back (a host sync) only when the progress bar or the epoch log needs them.
 
 Files in `save_dir` (all written atomically):
 - train_losses.log: CSV `Epoch,Loss,Value`, epoch mean of every logged (sub-)loss;
+- train_steps.csv: every `log_every` steps a row `step,epoch,wall_time_s,<term>...`
+  with the mean of every logged term over those steps; on resume the rows up to the
+  checkpoint's step are kept, so an interrupted and resumed run has the same rows;
 - model-<epoch>.pt every `checkpoint_every` epochs, model-step<k>.pt every
   `checkpoint_steps` steps or on SIGINT/SIGTERM: everything needed to resume
   (model, optimiser, loss state, loader generators, RNG, position, logs so far);
@@ -15,7 +18,6 @@ Files in `save_dir` (all written atomically):
 """
 import csv
 import io
-import json
 import logging
 import math
 import os
@@ -25,9 +27,13 @@ import time
 import torch
 from tqdm import tqdm
 
+from disvae.modelio import read_checkpoint_pointer
 from utils.io import atomic_torch_save, atomic_write_json, atomic_write_text
 
-LOG_EVERY = 20  # steps between progress-bar updates (each one is a host sync)
+BAR_EVERY = 20  # steps between progress-bar updates (each one is a host sync)
+STEP_LOG = "train_steps.csv"
+STEP_COLUMNS = ["step", "epoch", "wall_time_s"]
+BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} steps [{elapsed}{postfix}]"
 
 
 class TrainingInterrupted(Exception):
@@ -42,10 +48,35 @@ class NonFiniteLoss(Exception):
     """The loss became NaN or infinite."""
 
 
+def eta_seconds(steps_left, seconds_per_step, seconds_left=None):
+    """Time to the end of the run: the steps left at the current rate, or the rest of
+    the --max-minutes budget if that ends first."""
+    eta = steps_left * seconds_per_step
+    return eta if seconds_left is None else max(0.0, min(eta, seconds_left))
+
+
+def format_duration(seconds):
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def read_step_log(path, last_step):
+    """Rows (dicts of floats) of a train_steps.csv up to `last_step`; [] if absent."""
+    if not os.path.exists(path):
+        return []
+    try:
+        with open(path, newline="") as f:
+            rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    except (ValueError, TypeError, csv.Error):
+        return []  # unreadable: it is rewritten from the resumed run's rows
+    return [row for row in rows if row.get("step", math.inf) <= last_step]
+
+
 class Trainer:
     def __init__(self, model, optimizer, loss_f, loader, save_dir, device="cpu", train_model=None,
                  checkpoint_every=30, checkpoint_steps=0, max_steps=None, max_seconds=None, progress_bar=True,
-                 is_main=True, frame_fn=None, autocast_dtype=None, logger=None):
+                 is_main=True, frame_fn=None, autocast_dtype=None, logger=None, log_every=100):
         self.model = model  # the bare module (saved)
         self.train_model = train_model or model  # what runs the forward pass (DDP wrapper or model)
         self.optimizer, self.loss_f, self.loader = optimizer, loss_f, loader
@@ -58,21 +89,35 @@ class Trainer:
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.log_rows, self.frames = [], []
         self.epoch_sums, self.epoch_count = {}, 0
+        self.log_every, self.step_rows = log_every, []
+        self.window_sums, self.window_count = {}, 0
+        self.train_seconds, self._clock = 0.0, None  # training wall time of earlier invocations; this one's start
+        self.total_steps, self.bar = None, None
         self.order_state = None
         self._signal = None
 
     # ----------------------------------------------------------------- training
     def train(self, epochs):
+        self._clock = time.perf_counter()
         if self.max_seconds:
-            self.deadline = time.perf_counter() + self.max_seconds
+            self.deadline = self._clock + self.max_seconds
+        self.total_steps = min(epochs * len(self.loader), self.max_steps or math.inf)
+        self.bar = tqdm(total=self.total_steps, initial=min(self.global_step, self.total_steps), unit="step",
+                        bar_format=BAR_FORMAT, disable=not self.progress_bar, dynamic_ncols=True)
+        self._bar_mark = (self._clock, self.global_step)
         old_handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             while self.epoch < epochs and not self._should_stop():
-                self._train_epoch()
+                self._train_epoch(epochs)
         finally:
             for sig, handler in old_handlers.items():
                 signal.signal(sig, handler)
+            self.bar.close()
         self.save_final()
+
+    def wall_time(self):
+        """Seconds of training over every invocation of this run."""
+        return self.train_seconds + (time.perf_counter() - self._clock if self._clock is not None else 0.0)
 
     def _on_signal(self, signum, frame):
         self._signal = signum
@@ -83,7 +128,7 @@ class Trainer:
             return True
         return self.deadline is not None and time.perf_counter() >= self.deadline
 
-    def _train_epoch(self):
+    def _train_epoch(self, epochs):
         self.model.train()
         self.loss_f.train()
         if self.step_in_epoch == 0:
@@ -94,22 +139,16 @@ class Trainer:
         if self.step_in_epoch:  # resuming mid-epoch: the generator is already past this epoch's draw
             self.loader.order_generator.set_state(resume_state)
         n_batches = len(self.loader)
-        bar = tqdm(total=n_batches, initial=self.step_in_epoch, desc=f"Epoch {self.epoch + 1}",
-                   disable=not self.progress_bar, leave=False, dynamic_ncols=True)
-        last_time, last_step = time.perf_counter(), self.step_in_epoch
+        self.bar.set_description_str(f"epoch {self.epoch + 1}/{epochs}")
         for x in self.loader.batches(order, self.step_in_epoch):
             self._train_step(x.to(self.device, non_blocking=True))
             self.step_in_epoch += 1
             self.global_step += 1
-            if self.step_in_epoch % LOG_EVERY == 0 or self.step_in_epoch == n_batches:
-                mean_loss = self._check_finite()
-                now = time.perf_counter()
-                rate = (self.step_in_epoch - last_step) * self.loader.batch_size / max(now - last_time, 1e-9)
-                bar.set_postfix(loss=f"{mean_loss:.3f}", img_per_s=f"{rate:.0f}")
-                bar.update(self.step_in_epoch - bar.n)
-                last_time, last_step = now, self.step_in_epoch
+            if self.step_in_epoch % BAR_EVERY == 0 or self.step_in_epoch == n_batches:
+                self._update_bar(self._check_finite())
+            if self.log_every and self.global_step % self.log_every == 0:
+                self._log_steps()
             if self._signal is not None:
-                bar.close()
                 self._check_finite()
                 raise TrainingInterrupted(self.save_checkpoint(f"model-step{self.global_step}.pt"))
             if self.checkpoint_steps and self.global_step % self.checkpoint_steps == 0:
@@ -117,9 +156,20 @@ class Trainer:
                 self.save_checkpoint(f"model-step{self.global_step}.pt")
             if self._should_stop():
                 break
-        bar.close()
         self._check_finite()
         self._end_epoch()
+
+    def _update_bar(self, mean_loss):
+        """Whole-run progress: steps over the run's total, images/s, and the ETA to the
+        end of the run (or of the --max-minutes budget)."""
+        now = time.perf_counter()
+        mark_time, mark_step = self._bar_mark
+        seconds_per_step = (now - mark_time) / max(self.global_step - mark_step, 1)
+        seconds_left = self.deadline - now if self.deadline is not None else None
+        eta = eta_seconds(self.total_steps - self.global_step, seconds_per_step, seconds_left)
+        self.bar.set_postfix_str(f"eta {format_duration(eta)}, loss={mean_loss:.3f}, "
+                                 f"img/s={self.loader.batch_size / max(seconds_per_step, 1e-9):.0f}")
+        self.bar.update(min(self.global_step, self.total_steps) - self.bar.n)
 
     def _train_step(self, x):
         with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
@@ -131,7 +181,19 @@ class Trainer:
         for name, value in logs.items():
             value = value.float()
             self.epoch_sums[name] = self.epoch_sums[name] + value if name in self.epoch_sums else value.clone()
+            self.window_sums[name] = self.window_sums[name] + value if name in self.window_sums else value.clone()
         self.epoch_count += 1
+        self.window_count += 1
+
+    def _log_steps(self):
+        """Append a train_steps.csv row: the mean of every term since the last row."""
+        row = {"step": self.global_step, "epoch": self.epoch + self.step_in_epoch / len(self.loader),
+               "wall_time_s": round(self.wall_time(), 3)}
+        row.update({name: total.item() / self.window_count for name, total in self.window_sums.items()})
+        self.step_rows.append(row)
+        self.window_sums, self.window_count = {}, 0
+        if self.is_main:
+            self.write_step_log()
 
     def _check_finite(self):
         """Mean loss of the epoch so far; raises NonFiniteLoss on NaN/inf (a host sync)."""
@@ -158,6 +220,14 @@ class Trainer:
             self.save_checkpoint(f"model-{self.epoch}.pt")
 
     # ----------------------------------------------------------------- files
+    def write_step_log(self):
+        columns = STEP_COLUMNS + [k for k in self.step_rows[-1] if k not in STEP_COLUMNS] if self.step_rows else []
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, columns, lineterminator="\n", extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self.step_rows)
+        atomic_write_text(os.path.join(self.save_dir, STEP_LOG), buffer.getvalue())
+
     def write_train_log(self):
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -176,7 +246,8 @@ class Trainer:
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
             "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
             "epoch_sums": {k: v.cpu() for k, v in self.epoch_sums.items()}, "epoch_count": self.epoch_count,
-            "log_rows": self.log_rows, "frames": self.frames,
+            "window_sums": {k: v.cpu() for k, v in self.window_sums.items()}, "window_count": self.window_count,
+            "train_seconds": self.wall_time(), "log_rows": self.log_rows, "frames": self.frames,
         }
 
     def load_state_dict(self, state):
@@ -191,7 +262,12 @@ class Trainer:
         self.epoch, self.step_in_epoch, self.global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
         self.epoch_sums = {k: v.to(self.device) for k, v in state["epoch_sums"].items()}
         self.epoch_count = state["epoch_count"]
+        self.window_sums = {k: v.to(self.device) for k, v in state.get("window_sums", {}).items()}
+        self.window_count = state.get("window_count", 0)
+        self.train_seconds = float(state.get("train_seconds", 0.0))
         self.log_rows, self.frames = list(state["log_rows"]), list(state["frames"])
+        if self.save_dir is not None:
+            self.step_rows = read_step_log(os.path.join(self.save_dir, STEP_LOG), self.global_step)
 
     def save_checkpoint(self, filename):
         """Write a resumable checkpoint (rank 0 only) and point checkpoint.json at it."""
@@ -207,17 +283,10 @@ class Trainer:
         return path
 
     def save_final(self):
+        if self.log_every and self.window_count:  # the steps after the last full row
+            self._log_steps()
         if not self.is_main:
             return
         self.write_train_log()
         atomic_torch_save(self.model.state_dict(), os.path.join(self.save_dir, "model.pt"))
 
-
-def read_checkpoint_pointer(save_dir):
-    """Filename of the newest checkpoint in `save_dir`, or None."""
-    path = os.path.join(save_dir, "checkpoint.json")
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        latest = json.load(f).get("latest")
-    return latest if latest and os.path.exists(os.path.join(save_dir, latest)) else None

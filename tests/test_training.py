@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import main
+from disvae.losses import LOSSES
 from disvae.training import Trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,7 +38,7 @@ def test_run_writes_every_file(results_dir):
     names = {row[1] for row in rows[1:]}
     assert {"loss", "recon_loss", "kl_loss", "kl_loss_3", "capacity"} <= names
     assert not [f for f in os.listdir(folder) if f.endswith(".tmp")]
-    checkpoint = torch.load(folder / "model-step6.pt", weights_only=False)
+    checkpoint = torch.load(folder / "model-step6.pt", weights_only=True)
     assert {"model", "optimizer", "loss", "loader", "rng", "global_step"} <= set(checkpoint)
     assert not (folder / "model-step3.pt").exists()  # only the newest step checkpoint is kept
 
@@ -52,7 +53,7 @@ def interrupt_at(monkeypatch, step):
     monkeypatch.setattr(Trainer, "_train_step", step_then_signal)
 
 
-@pytest.mark.parametrize("loss", ["factor", "adatvae", "btcvae"])
+@pytest.mark.parametrize("loss", LOSSES)
 def test_resume_after_interrupt_is_bit_exact(results_dir, monkeypatch, loss):
     assert train("straight", loss, "--max-steps", "9") == 0
     with monkeypatch.context() as patch:

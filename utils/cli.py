@@ -2,6 +2,7 @@
 import argparse
 import logging
 import random
+import re
 import sys
 
 import numpy as np
@@ -28,6 +29,19 @@ def seed_type(value):
         return int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"seed must be an integer or None, got {value!r}") from None
+
+
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+
+
+def run_name(value):
+    """A results folder name: letters, digits and `_ . + -`, no path separators."""
+    if value == argparse.SUPPRESS:  # argparse runs an optional positional's default through its type
+        return value
+    if not RUN_NAME.fullmatch(value) or len(value) > 200:
+        raise argparse.ArgumentTypeError(f"a run name is letters, digits and _ . + - (no '/' or leading '.'), "
+                                         f"got {value!r}")
+    return value
 
 
 def ranged(kind, low, high=None, include_low=True, expected="a number"):

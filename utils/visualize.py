@@ -76,9 +76,25 @@ def decode(model, z):
     return torch.sigmoid(model.decoder(z.to(next(model.parameters()).device))).cpu()
 
 
+def compress_frame(frame):
+    """An (H, W, 3) uint8 frame as PNG bytes in a uint8 tensor (what checkpoints hold:
+    a few kB per epoch, and loadable by the safe unpickler); tensors pass through."""
+    if torch.is_tensor(frame):
+        return frame
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(frame, dtype=np.uint8)).save(buffer, format="PNG", optimize=True)
+    return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
+
+
+def decompress_frame(frame):
+    """Inverse of compress_frame: (H, W, 3) uint8 array."""
+    with Image.open(io.BytesIO(frame.numpy().tobytes())) as image:
+        return np.asarray(image.convert("RGB"))
+
+
 @torch.no_grad()
 def training_frame(model, n_steps=TRAINING_GIF_STEPS, max_traversal=2.0):
-    """One training.gif frame: each latent (row) traversed over the prior, others at 0."""
+    """One training.gif frame, compressed: each latent (row) traversed over the prior, others at 0."""
     was_training = model.training
     model.eval()
     values = torch.tensor(traversal_values(max_traversal, n_steps), dtype=torch.float32)
@@ -86,12 +102,14 @@ def training_frame(model, n_steps=TRAINING_GIF_STEPS, max_traversal=2.0):
     z[torch.arange(model.latent_dim), :, torch.arange(model.latent_dim)] = values
     frame = image_grid(decode(model, z.view(-1, model.latent_dim)), n_steps)
     model.train(was_training)
-    return frame
+    return compress_frame(frame)
 
 
 def write_training_gif(frames, path):
+    """training.gif from the compressed frames, one per epoch."""
     if frames:
-        labelled = [add_row_labels(f, [f"epoch {i + 1}"], f.shape[0] - 4) for i, f in enumerate(frames)]
+        arrays = [decompress_frame(f) for f in frames]
+        labelled = [add_row_labels(f, [f"epoch {i + 1}"], f.shape[0] - 4) for i, f in enumerate(arrays)]
         save_gif(labelled, path, duration_ms=400)
 
 
