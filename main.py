@@ -25,15 +25,15 @@ from disvae.metrics import METRICS
 from disvae.modelio import load_checkpoint, load_model, load_specs, read_checkpoint_pointer, save_specs
 from disvae.models import MODELS, build_model
 from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted
-from utils.cli import (CLIError, OneLineParser, get_device, non_negative, positive, run_cli, run_name, seed_type,
-                       set_seed, setup_logger, unit_interval)
+from utils.cli import (CLIError, OneLineParser, get_device, keep, non_negative, phase, positive, run_cli, run_name,
+                       seed_type, set_seed, setup_logger, unit_interval)
 from utils.config import experiment_names, experiment_values, read_config
 from utils.datasets import DATASETS, TRIPLET_MODES, BatchLoader, load_dataset_of_run
 
 RES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 LOG_LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"]
 INI_RENAMES = {"model": "model_type"}  # ini key -> argparse dest
-EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "no_test", "eval_batchsize")  # typed ones apply to old runs
+EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "recompute_metrics", "no_test", "eval_batchsize")  # typed ones apply to old runs
 
 
 def build_parser(defaults, experiments):
@@ -160,6 +160,9 @@ def build_parser(defaults, experiments):
     evaluation.add_argument("--metrics-samples", type=positive(int), default=d("metrics_samples"),
                             help="Cap every metric at about this many points (default: the standard counts, "
                                  "e.g. 10,000); for quick checks.")
+    evaluation.add_argument("--recompute-metrics", action="store_true", default=d("recompute_metrics"),
+                            help="Recompute metric families already in metrics.log for the same weights and "
+                                 "sample counts (default: keep them, so an interrupted evaluation resumes).")
     evaluation.add_argument("--no-test", action="store_true", default=d("no_test"),
                             help="Whether not to compute the test losses.")
     evaluation.add_argument("--eval-batchsize", type=positive(int), default=d("eval_batchsize"),
@@ -169,7 +172,7 @@ def build_parser(defaults, experiments):
 
 EXTRA_DEFAULTS = dict(name=None, checkpoint_steps=0, log_every=100, data_root=None, channels=None, xysquares_spacing=8,
                       max_steps=None, max_minutes=None, resume=False, archive=False, bf16=False, metrics=None,
-                      metrics_samples=None)
+                      metrics_samples=None, recompute_metrics=False)
 
 
 def parse_arguments(argv):
@@ -277,16 +280,22 @@ def specs_of(args, dataset, n_steps_done=None, status="running"):
 def evaluate(args, model, dataset, loss_f, save_dir, device, logger):
     from disvae.evaluate import compute_test_losses, write_metrics
     from utils.io import atomic_write_json
+    if args.is_metrics and not dataset.has_factors:
+        raise CLIError(f"--is-metrics needs a ground-truth dataset; {args.dataset} has no factors")
+    progress = not args.no_progress_bar
     if not args.no_test:
         loader = make_loader(args, dataset, loss_f, args.eval_batchsize, shuffle=False, seed=args.seed or 0)
-        losses = compute_test_losses(model, loss_f, loader, device)
-        atomic_write_json(os.path.join(save_dir, "test_losses.log"), losses)
+        logger.info("test losses over %d images", len(dataset))
+        with phase("computing test losses"):
+            losses = compute_test_losses(model, loss_f, loader, device, progress=progress)
+        path = os.path.join(save_dir, "test_losses.log")
+        atomic_write_json(path, losses)
+        keep("test_losses.log", "test_losses.log")
         logger.info("test losses: loss %.4f", losses["loss"])
     if args.is_metrics:
-        if not dataset.has_factors:
-            raise CLIError(f"--is-metrics needs a ground-truth dataset; {args.dataset} has no factors")
         write_metrics(model, dataset, save_dir, device, args.metrics, args.eval_batchsize,
-                      seed=args.seed or 0, logger=logger, n_samples=getattr(args, "metrics_samples", None))
+                      seed=args.seed or 0, logger=logger, n_samples=getattr(args, "metrics_samples", None),
+                      recompute=getattr(args, "recompute_metrics", False), progress=progress)
 
 
 def main(argv=None):
@@ -316,7 +325,7 @@ def run(args, device, rank, world_size, logger):
     if args.is_eval_only:
         model, specs = load_model(save_dir, device=device, check_args=check_run_args)
         args_saved = argparse.Namespace(**specs["args"])
-        for key in EVAL_KEYS:
+        for key in EVAL_KEYS + ("no_progress_bar", "log_level"):
             setattr(args_saved, key, getattr(args, key))
         dataset = load_dataset_of_run(vars(args_saved), device)
         loss_f = get_loss_f(args_saved.loss, args_saved, len(dataset)).to(device)

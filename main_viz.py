@@ -8,7 +8,7 @@ import sys
 
 from disvae.modelio import load_model
 from main import check_run_args
-from utils.cli import CLIError, OneLineParser, non_negative, positive, run_cli, run_name, seed_type, set_seed
+from utils.cli import CLIError, OneLineParser, non_negative, positive, keep, phase, run_cli, run_name, seed_type, set_seed
 from utils.datasets import load_dataset_of_run
 from utils.plots import plot_loss_curves, plot_metrics
 from utils.visualize import PLOT_FILES, Visualizer
@@ -50,20 +50,30 @@ def main(argv=None):
                      is_posterior=args.is_posterior, is_show_loss=args.is_show_loss, idcs=args.idcs, seed=args.seed)
     plots = list(PLOT_FILES) if "all" in args.plots else list(dict.fromkeys(args.plots))
     for plot in plots:
-        if plot == "loss-curves":
-            plot_loss_curves(os.path.join(save_dir, "train_losses.log"), viz.path(plot))
-        elif plot == "metrics":
-            metrics_file = os.path.join(save_dir, "metrics.log")
-            if not os.path.exists(metrics_file):
-                if "all" in args.plots:
-                    print(f"skipped metrics: no {metrics_file} (train or evaluate with --is-metrics)")
-                    continue
-                raise CLIError(f"no {metrics_file}; run `python main.py {args.name} --is-eval-only --is-metrics`")
-            plot_metrics(metrics_file, viz.path(plot))
-        else:
-            getattr(viz, plot.replace("-", "_"))()
-        print(f"saved {viz.path(plot)}")
+        with phase(f"drawing {plot}"):
+            written = draw(plot, args, viz, save_dir)
+        if written:
+            keep(plot, os.path.basename(viz.path(plot)))
+            print(f"saved {viz.path(plot)}")
     return 0
+
+
+def draw(plot, args, viz, save_dir):
+    """Write one plot, atomically (an interrupted plot leaves no partial file); False
+    when `all` skips it for want of its input."""
+    if plot == "loss-curves":
+        plot_loss_curves(save_dir, viz.path(plot))
+    elif plot == "metrics":
+        metrics_file = os.path.join(save_dir, "metrics.log")
+        if not os.path.exists(metrics_file):
+            if "all" in args.plots:
+                print(f"skipped metrics: no {metrics_file} (train or evaluate with --is-metrics)")
+                return False
+            raise CLIError(f"no {metrics_file}; run `python main.py {args.name} --is-eval-only --is-metrics`")
+        plot_metrics(metrics_file, viz.path(plot))
+    else:
+        getattr(viz, plot.replace("-", "_"))()
+    return True
 
 
 if __name__ == "__main__":

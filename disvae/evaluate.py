@@ -1,27 +1,43 @@
 """Evaluation of a trained model: every (sub-)loss over the whole evaluation data in
-eval mode (test_losses.log), and disentanglement metrics (metrics.log)."""
+eval mode (test_losses.log), and disentanglement metrics (metrics.log).
+
+metrics.log is rewritten (atomically) after each metric family, with the family's
+seconds and what it was computed from (`families`: a checksum of the model weights,
+the sample counts, the seed, the keys it wrote). A later run reuses a family computed
+from the same weights, sample counts and seed, so an interrupted evaluation resumes
+where it stopped; changed weights or counts recompute it.
+"""
+import hashlib
+import json
 import os
 import time
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
-from disvae.metrics import ModelRepresentation, compute_metrics
+from disvae.metrics import METRICS, ModelRepresentation, compute_metrics
+from utils.cli import keep, phase
 from utils.io import atomic_write_json
+
+METRICS_FILE = "metrics.log"
 
 
 @torch.no_grad()
-def compute_test_losses(model, loss_f, loader, device="cpu"):
+def compute_test_losses(model, loss_f, loader, device="cpu", progress=False):
     """Mean of every logged (sub-)loss over all batches, weighted by batch size."""
     model.eval()
     loss_f.eval()
     sums, n_seen = {}, 0
-    for x in loader:
-        x = x.to(device)
-        _, logs = loss_f(model, x)
-        for name, value in logs.items():
-            sums[name] = sums.get(name, 0.0) + value.double() * len(x)
-        n_seen += len(x)
+    with tqdm(total=len(loader.dataset) if hasattr(loader, "dataset") else None, unit="img", desc="test losses",
+              disable=not progress, dynamic_ncols=True, leave=False) as bar:
+        for x in loader:
+            x = x.to(device)
+            _, logs = loss_f(model, x)
+            for name, value in logs.items():
+                sums[name] = sums.get(name, 0.0) + value.double() * len(x)
+            n_seen += len(x)
+            bar.update(len(x))
     loss_f.train()
     return {name: float(total) / n_seen for name, total in sums.items()}
 
@@ -33,15 +49,77 @@ def sample_counts(n):
             "research": {"n_bases": max(4, min(64, n // 100))}}
 
 
+def weights_checksum(model):
+    """SHA-256 of the model's parameters and buffers (names, shapes, dtypes, values)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def family_rng(seed, name):
+    """Each family draws from its own generator, so skipping one changes no other."""
+    return np.random.default_rng([seed, list(METRICS).index(name)])
+
+
+def reusable_metrics(path, provenance, exclude=()):
+    """(metrics of `path` from families computed with `provenance`, those families);
+    nothing when the file is missing, unreadable or from other weights."""
+    try:
+        with open(path) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        return {"seconds": {}}, {}
+    families = old.get("families") if isinstance(old, dict) else None
+    if not isinstance(families, dict):
+        return {"seconds": {}}, {}
+    results, kept = {"seconds": {}}, {}
+    for name, record in families.items():
+        if name in exclude or name not in METRICS or not isinstance(record, dict):
+            continue
+        keys = record.get("keys")
+        if {k: record.get(k) for k in provenance} != provenance or not isinstance(keys, list) \
+                or not all(isinstance(k, str) and k in old for k in keys):
+            continue
+        results.update({k: old[k] for k in keys})
+        seconds = old.get("seconds", {}).get(name) if isinstance(old.get("seconds"), dict) else None
+        if isinstance(seconds, (int, float)):
+            results["seconds"][name] = seconds
+        kept[name] = record
+    return results, kept
+
+
 def write_metrics(model, dataset, save_dir, device, names=None, batch_size=1000, seed=0, logger=None,
-                  n_samples=None):
-    """Compute the metrics (standard sample counts unless `n_samples`) and write metrics.log."""
+                  n_samples=None, recompute=False, progress=False):
+    """Compute the metric families `names` (default all; standard sample counts unless
+    `n_samples`), writing metrics.log after each; families already in metrics.log for
+    the same weights, counts and seed are kept unless `recompute`."""
     start = time.perf_counter()
+    path = os.path.join(save_dir, METRICS_FILE)
+    names = list(dict.fromkeys(names or METRICS))
+    counts = "standard" if not n_samples else f"at most {n_samples} points"
+    provenance = {"weights_sha256": weights_checksum(model), "sample_counts": counts, "seed": seed}
+    results, families = reusable_metrics(path, provenance, exclude=names if recompute else ())
     kwargs = sample_counts(n_samples) if n_samples else {}
-    representation = ModelRepresentation(model, dataset, device, batch_size)
-    results = compute_metrics(representation, dataset, np.random.default_rng(seed), names, logger, **kwargs)
-    results["n_encoded"] = representation.n_encoded
-    results["sample_counts"] = "standard" if not n_samples else f"at most {n_samples} points"
+    representation = ModelRepresentation(model, dataset, device, batch_size, progress=progress)
+    for name in tqdm(names, desc="metrics", unit="family", disable=not progress, dynamic_ncols=True, leave=False):
+        if name in families:
+            if logger is not None:
+                logger.info("metric %s: kept from %s (same weights, sample counts and seed)", name, path)
+            continue
+        with phase(f"computing metric {name}"):
+            values = compute_metrics(representation, dataset, family_rng(seed, name), [name], logger,
+                                     **{name: kwargs.get(name, {})})
+        results["seconds"][name] = values.pop("seconds")[name]
+        results.update(values)
+        families[name] = dict(provenance, keys=sorted(values))
+        results.update(families=families, sample_counts=counts, n_encoded=representation.n_encoded,
+                       seed=seed)
+        atomic_write_json(path, results)
+        keep(METRICS_FILE, f"{METRICS_FILE} ({', '.join(families)})")
     results["seconds"]["total"] = round(time.perf_counter() - start, 3)
-    atomic_write_json(os.path.join(save_dir, "metrics.log"), results)
+    results.update(families=families, sample_counts=counts, n_encoded=representation.n_encoded, seed=seed)
+    atomic_write_json(path, results)
     return results

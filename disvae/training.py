@@ -62,12 +62,12 @@ def format_duration(seconds):
 
 
 def read_step_log(path, last_step):
-    """Rows (dicts of floats) of a train_steps.csv up to `last_step`; [] if absent."""
+    """Rows (step: int, the rest floats) of a train_steps.csv up to `last_step`; [] if absent."""
     if not os.path.exists(path):
         return []
     try:
         with open(path, newline="") as f:
-            rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+            rows = [{k: int(v) if k == "step" else float(v) for k, v in row.items()} for row in csv.DictReader(f)]
     except (ValueError, TypeError, csv.Error):
         return []  # unreadable: it is rewritten from the resumed run's rows
     return [row for row in rows if row.get("step", math.inf) <= last_step]

@@ -86,9 +86,9 @@ def test_test_losses_cover_the_whole_evaluation_set(results_dir, monkeypatch, im
     from disvae import evaluate
     original = evaluate.compute_test_losses
 
-    def counting(model, loss_f, loader, device="cpu"):
+    def counting(model, loss_f, loader, device="cpu", progress=False):
         seen.append(sum(len(x) for x in loader.batches(loader.epoch_order())))
-        return original(model, loss_f, loader, device)
+        return original(model, loss_f, loader, device, progress)
     monkeypatch.setattr(evaluate, "compute_test_losses", counting)
     assert main.main(["whole", "-d", "imagefolder", "--data-root", str(image_folder), "-l", "VAE", "-e", "1",
                       "--eval-batchsize", "7", "--no-progress-bar", "-L", "warning"]) == 0

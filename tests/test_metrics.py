@@ -134,3 +134,12 @@ def test_traversal_ratios_hand_cases():
     assert traversal_ratios(square) == pytest.approx((0.5, 0.5))
     assert traversal_correlation(diagonal) == pytest.approx(1.0)
     assert traversal_correlation(diagonal[::-1]) == pytest.approx(1.0)
+
+
+def test_dci_in_parallel_equals_sequential():
+    """The classifiers' seeds are drawn before they are spread over processes."""
+    from disvae.metrics.dci import dci
+    rep = FunctionRepresentation(rotated_code, DATASET)
+    one = dci(rep, DATASET, np.random.default_rng(7), n_train=600, n_test=200, n_jobs=1)
+    three = dci(rep, DATASET, np.random.default_rng(7), n_train=600, n_test=200, n_jobs=3)
+    assert one == three

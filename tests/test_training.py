@@ -55,16 +55,61 @@ def interrupt_at(monkeypatch, step):
 
 @pytest.mark.parametrize("loss", LOSSES)
 def test_resume_after_interrupt_is_bit_exact(results_dir, monkeypatch, loss):
-    assert train("straight", loss, "--max-steps", "9") == 0
+    assert train("straight", loss, "--max-steps", "9", "--log-every", "2") == 0
     with monkeypatch.context() as patch:
-        interrupt_at(patch, 4)
-        assert train("cut", loss, "--max-steps", "9") == 130
-    assert (results_dir / "cut" / "model-step4.pt").exists() and not (results_dir / "cut" / "model.pt").exists()
+        interrupt_at(patch, 5)
+        assert train("cut", loss, "--max-steps", "9", "--log-every", "2") == 130
+    assert (results_dir / "cut" / "model-step5.pt").exists() and not (results_dir / "cut" / "model.pt").exists()
     assert main.main(["cut", "--resume", "--no-progress-bar"]) == 0
     straight, resumed = weights(results_dir, "straight"), weights(results_dir, "cut")
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
     assert (results_dir / "straight" / "train_losses.log").read_text() == \
         (results_dir / "cut" / "train_losses.log").read_text()
+    straight_rows, cut_rows = step_rows(results_dir, "straight"), step_rows(results_dir, "cut")
+    assert [r["step"] for r in cut_rows] == ["2", "4", "6", "8", "9"]  # no duplicate, none missing
+    assert straight_rows == cut_rows
+
+
+def step_rows(results_dir, name):
+    """train_steps.csv rows without the wall time (the one column a resume may change)."""
+    with open(results_dir / name / "train_steps.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k != "wall_time_s"} for row in csv.DictReader(f)]
+
+
+def test_step_log_means_match_a_direct_computation(results_dir):
+    """Each train_steps.csv row is the mean of its window of steps: the per-step losses
+    of a --log-every 1 run averaged by hand equal the --log-every 3 rows."""
+    assert train("every1", "betaH", "--max-steps", "7", "--log-every", "1") == 0
+    assert train("every3", "betaH", "--max-steps", "7", "--log-every", "3") == 0
+    ones = [float(r["loss"]) for r in step_rows(results_dir, "every1")]
+    threes = step_rows(results_dir, "every3")
+    assert [r["step"] for r in threes] == ["3", "6", "7"]
+    expected = [sum(ones[0:3]) / 3, sum(ones[3:6]) / 3, ones[6]]
+    assert [float(r["loss"]) for r in threes] == pytest.approx(expected, rel=1e-5)
+    assert float(threes[1]["epoch"]) == pytest.approx(6 / 9375)  # xyobject: 75,000 images, batches of 8
+
+
+def test_eta_counts_the_budget():
+    from disvae.training import eta_seconds, format_duration
+    assert eta_seconds(100, 0.5) == 50
+    assert eta_seconds(100, 0.5, seconds_left=20) == 20  # --max-minutes ends the run first
+    assert eta_seconds(100, 0.5, seconds_left=-3) == 0
+    assert format_duration(3725) == "1:02:05" and format_duration(65) == "01:05"
+
+
+def test_progress_total_is_the_whole_run(results_dir, monkeypatch):
+    totals = []
+    original = Trainer.train
+
+    def recording(self, epochs):
+        try:
+            original(self, epochs)
+        finally:
+            totals.append((self.total_steps, len(self.loader)))
+    monkeypatch.setattr(Trainer, "train", recording)
+    assert train("bar", "betaH", "--max-steps", "5") == 0
+    assert train("bar2", "betaH", "-e", "3", "--max-minutes", "0.001") == 0
+    assert totals[0] == (5, totals[0][1]) and totals[1][0] == 3 * totals[1][1]
 
 
 def test_resume_across_epochs_from_epoch_checkpoint(results_dir, tmp_path):

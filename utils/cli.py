@@ -1,8 +1,10 @@
 """CLI helpers shared by main.py and main_viz.py: one-line errors, logging, seeds, devices."""
 import argparse
+import contextlib
 import logging
 import random
 import re
+import signal
 import sys
 
 import numpy as np
@@ -91,10 +93,46 @@ def setup_logger(level="info", name="disvae"):
     return logger
 
 
+# What the command is doing and which files it has finished, for the one line printed
+# when SIGINT/SIGTERM stops it (training has its own handling: it saves a checkpoint).
+_STATE = {"doing": "starting", "kept": {}, "signal": None}
+
+
+@contextlib.contextmanager
+def phase(doing):
+    """Name what the enclosed code does (`computing metric dci`) for an interruption message."""
+    previous, _STATE["doing"] = _STATE["doing"], doing
+    yield  # on an exception the phase stays named: it is where the command stopped
+    _STATE["doing"] = previous
+
+
+def keep(key, description):
+    """Record a file written in full (`metrics.log (mig, dci)`): an interruption keeps it."""
+    _STATE["kept"][key] = description
+
+
+def _interrupt(signum, frame):
+    _STATE["signal"] = signal.Signals(signum).name
+    raise KeyboardInterrupt(_STATE["signal"])
+
+
+def interruption_message():
+    kept = ", ".join(_STATE["kept"].values()) or "no new file"
+    return (f"interrupted ({_STATE['signal'] or 'SIGINT'}) while {_STATE['doing']}; kept {kept}; "
+            "nothing half-written was left")
+
+
 def run_cli(main, argv=None):
-    """Run `main(argv)`, turning known user-facing errors into one line and an exit status."""
+    """Run `main(argv)`, turning known user-facing errors into one line and an exit
+    status; SIGINT/SIGTERM end it with one line saying what was kept, status 130."""
     from utils.config import ConfigError
     from utils.datasets import DatasetNotFoundError
+    _STATE.update(doing="starting", kept={}, signal=None)
+    handlers = {}
+    try:
+        handlers = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave signals alone
+        pass
     try:
         return main(argv)
     except (CLIError, ConfigError) as err:
@@ -103,3 +141,15 @@ def run_cli(main, argv=None):
     except DatasetNotFoundError as err:
         sys.stderr.write(f"error: {err}\n")
         return 1
+    except KeyboardInterrupt:
+        sys.stderr.write(interruption_message() + "\n")
+        return 130
+    except Exception:
+        if _STATE["signal"] is None:
+            raise
+        # a signal that reached worker code (joblib, sklearn) can surface as another error
+        sys.stderr.write(interruption_message() + "\n")
+        return 130
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

@@ -1,4 +1,6 @@
-"""matplotlib figures from the logs: loss curves (train_losses.log) and metrics (metrics.log)."""
+"""matplotlib figures from the logs: loss curves (train_steps.csv, or train_losses.log for
+runs without it) and metrics (metrics.log)."""
+import os
 import csv
 import io
 import json
@@ -35,8 +37,33 @@ def read_train_losses(path):
     return dict(curves)
 
 
-def plot_loss_curves(log_path, out_path):
-    curves = read_train_losses(log_path)
+def read_train_steps(path):
+    """{term: ([steps], [values])} from a train_steps.csv (step, epoch, wall_time_s, terms...)."""
+    curves = defaultdict(lambda: ([], []))
+    try:
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                step = int(float(row["step"]))
+                for name, value in row.items():
+                    if name not in ("step", "epoch", "wall_time_s") and value not in ("", None):
+                        curves[name][0].append(step)
+                        curves[name][1].append(float(value))
+    except (KeyError, ValueError, TypeError) as err:
+        raise CLIError(f"{path} is not a train_steps.csv ({err})") from None
+    return dict(curves)
+
+
+def plot_loss_curves(save_dir, out_path):
+    """Every logged term against the training step (train_steps.csv), or against the
+    epoch (train_losses.log) for runs without a step log."""
+    steps_path = os.path.join(save_dir, "train_steps.csv")
+    if os.path.exists(steps_path) and os.path.getsize(steps_path) > 0:
+        curves, x_label = read_train_steps(steps_path), "step"
+    else:
+        curves, x_label = read_train_losses(os.path.join(save_dir, "train_losses.log")), "epoch"
+    if not curves:
+        raise CLIError(f"{steps_path} has no rows yet: the run has not reached --log-every steps")
+    marker = dict(marker="o", ms=3) if max(len(x) for x, _ in curves.values()) < 50 else {}
     per_latent = sorted((k for k in curves if k.startswith("kl_loss_")), key=lambda k: int(k.rsplit("_", 1)[1]))
     others = [k for k in curves if k not in per_latent]
     n_panels = len(others) + bool(per_latent)
@@ -45,16 +72,15 @@ def plot_loss_curves(log_path, out_path):
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.5 * n_cols, 3 * n_rows), squeeze=False)
     axes = axes.ravel()
     for ax, name in zip(axes, others):
-        epochs, values = curves[name]
-        ax.plot(epochs, values, marker="o", ms=3)
+        ax.plot(*curves[name], **marker)
         ax.set_title(name)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(x_label)
     if per_latent:
         ax = axes[len(others)]
         for name in per_latent:
-            ax.plot(*curves[name], marker="o", ms=3, label=name.replace("kl_loss_", "z"))
+            ax.plot(*curves[name], **marker, label=name.replace("kl_loss_", "z"))
         ax.set_title("KL per latent")
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(x_label)
         ax.legend(fontsize=6, ncol=2)
     for ax in axes[n_panels:]:
         ax.axis("off")
@@ -64,7 +90,7 @@ def plot_loss_curves(log_path, out_path):
 
 def scalar_metrics(metrics):
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-            and k not in ("n_encoded", "factor_vae_active_latents")}
+            and k not in ("n_encoded", "factor_vae_active_latents", "seed")}
 
 
 def plot_metrics(log_path, out_path):

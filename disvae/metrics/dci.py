@@ -7,6 +7,8 @@ factor class from the latent means; R[j, k] = |feature importance of latent j fo
     informativeness = mean test accuracy
 (H_F: entropy with logarithm base F; H_Z: base Z.)
 """
+import os
+
 import numpy as np
 
 
@@ -34,7 +36,18 @@ def dci_from_importance(importance):
     return dis, com
 
 
-def dci(representation, dataset, rng, n_train=10000, n_test=5000, n_jobs=2):
+def available_cores():
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def dci(representation, dataset, rng, n_train=10000, n_test=5000, n_jobs=None):
+    """DCI with one gradient-boosted classifier per factor, trained in parallel over
+    `n_jobs` processes (default: the available cores); every classifier has its own
+    seed drawn up front, so the result does not depend on n_jobs."""
     from joblib import Parallel, delayed
     from sklearn.ensemble import GradientBoostingClassifier
 
@@ -49,6 +62,7 @@ def dci(representation, dataset, rng, n_train=10000, n_test=5000, n_jobs=2):
         model = GradientBoostingClassifier(random_state=int(seed)).fit(codes[:n_train], y[:n_train])
         return np.abs(model.feature_importances_), model.score(codes[n_train:], y[n_train:])
 
+    n_jobs = min(n_jobs or available_cores(), len(keep))
     fitted = Parallel(n_jobs=n_jobs)(delayed(fit)(k, s) for k, s in zip(keep, seeds))
     importance = np.stack([imp for imp, _ in fitted], 1)  # (Z, F)
     dis, com = dci_from_importance(importance)

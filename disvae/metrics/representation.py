@@ -7,11 +7,13 @@ wraps a function of the factor classes: the tests' synthetic encoders.
 """
 import numpy as np
 import torch
+from tqdm import tqdm
 
 
 class ModelRepresentation:
-    def __init__(self, model, dataset, device="cpu", batch_size=1000):
+    def __init__(self, model, dataset, device="cpu", batch_size=1000, progress=False):
         self.model, self.dataset, self.device, self.batch_size = model, dataset, device, batch_size
+        self.progress = progress
         self.latent_dim = model.latent_dim
         self.mean = np.zeros((len(dataset), self.latent_dim), dtype=np.float32)
         self.logvar = np.zeros((len(dataset), self.latent_dim), dtype=np.float32)
@@ -21,12 +23,15 @@ class ModelRepresentation:
     @torch.no_grad()
     def _encode(self, indices):
         self.model.eval()
-        for start in range(0, len(indices), self.batch_size):
-            chunk = indices[start:start + self.batch_size]
-            x = self.dataset.get_batch(torch.from_numpy(chunk)).to(self.device)
-            mean, logvar = self.model.encoder(x)
-            self.mean[chunk] = mean.float().cpu().numpy()
-            self.logvar[chunk] = logvar.float().cpu().numpy()
+        with tqdm(total=len(indices), desc="encoding", unit="img", dynamic_ncols=True, leave=False,
+                  disable=not self.progress or len(indices) <= self.batch_size) as bar:
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start:start + self.batch_size]
+                x = self.dataset.get_batch(torch.from_numpy(chunk)).to(self.device)
+                mean, logvar = self.model.encoder(x)
+                self.mean[chunk] = mean.float().cpu().numpy()
+                self.logvar[chunk] = logvar.float().cpu().numpy()
+                bar.update(len(chunk))
         self.done[indices] = True
         self.n_encoded += len(indices)
 
