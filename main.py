@@ -33,6 +33,7 @@ from utils.datasets import DATASETS, TRIPLET_MODES, BatchLoader, load_dataset_of
 RES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 LOG_LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"]
 INI_RENAMES = {"model": "model_type"}  # ini key -> argparse dest
+SHIPPED_MARK = "PRETRAINED.md"  # in the results folders shipped with the toolkit
 EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "recompute_metrics", "no_test", "eval_batchsize")  # typed ones apply to old runs
 
 
@@ -230,6 +231,9 @@ def check_results_dir(args, save_dir):
     """Refuse to overwrite earlier results (every process checks, so none waits on a refusal)."""
     if args.resume or args.is_eval_only or args.archive:
         return
+    if os.path.exists(os.path.join(save_dir, SHIPPED_MARK)):
+        raise CLIError(f"{save_dir} holds the pretrained model shipped with disvae (see its {SHIPPED_MARK}); "
+                       f"train your own under another name, e.g. `python main.py my_{args.name} ...`")
     if os.path.exists(save_dir) and os.listdir(save_dir):
         raise CLIError(f"{save_dir} already exists; continue it with `python main.py {args.name} --resume`, "
                        "choose another name, or pass --archive to move it aside")

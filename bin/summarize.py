@@ -1,13 +1,17 @@
 #!/usr/bin/env python
-"""Gather every results/*/ into one markdown table (experiment, loss, dataset, steps,
-final train and test losses, metrics) and one comparison figure.
+"""Gather every results/*/ into one markdown table (experiment, loss, dataset, seed,
+steps, final train and test losses, metrics) and two figures: every metric by
+experiment (<out>.png), and each metric per experiment with one point per seed
+(<out>_seeds.png; runs `<experiment>_seed<k>` of bin/reproduce.sh count as seeds of
+`<experiment>`).
 
-    python bin/summarize.py [--results results] [--out results/summary]   # writes .md and .png
+    python bin/summarize.py [--results results] [--out results/summary]
 """
 import argparse
 import csv
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -47,6 +51,8 @@ def collect(results_dir):
             continue
         rows.append({
             "experiment": name, "loss": specs.get("loss", "?"), "dataset": specs.get("dataset", "?"),
+            "group": re.sub(r"_seed\d+$", "", name),
+            "seed": specs.get("args", {}).get("seed") if isinstance(specs.get("args"), dict) else None,
             "steps": specs.get("global_step"), "status": specs.get("status", "?"),
             "train_loss": final_train_loss(os.path.join(folder, "train_losses.log")).get("loss"),
             "test_loss": read_json(os.path.join(folder, "test_losses.log")).get("loss"),
@@ -62,10 +68,10 @@ def fmt(value):
 
 
 def markdown(rows):
-    header = ["experiment", "loss", "dataset", "steps", "status", "train_loss", "test_loss"] + METRIC_COLUMNS
+    header = ["experiment", "loss", "dataset", "seed", "steps", "status", "train_loss", "test_loss"] + METRIC_COLUMNS
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        cells = [row[k] for k in header[:7]] + [row["metrics"].get(m) for m in METRIC_COLUMNS]
+        cells = [row[k] for k in header[:8]] + [row["metrics"].get(m) for m in METRIC_COLUMNS]
         lines.append("| " + " | ".join(fmt(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -86,6 +92,30 @@ def figure(rows, path):
     save_figure(fig, path)
 
 
+def seeds_figure(rows, path):
+    """One panel per metric: experiments along x, one point per seed, the mean as a bar."""
+    with_metrics = [r for r in rows if r["metrics"]]
+    groups = list(dict.fromkeys(r["group"] for r in with_metrics))
+    metrics = [m for m in METRIC_COLUMNS if any(m in r["metrics"] for r in with_metrics)] or METRIC_COLUMNS[:1]
+    n_cols = min(3, len(metrics))
+    n_rows = -(-len(metrics) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(max(4.0, 0.6 * len(groups) + 1.5) * n_cols, 3 * n_rows),
+                             squeeze=False)
+    for ax, metric in zip(axes.ravel(), metrics):
+        for x, group in enumerate(groups):
+            values = [r["metrics"][metric] for r in with_metrics if r["group"] == group and metric in r["metrics"]]
+            if values:
+                ax.bar(x, sum(values) / len(values), color="tab:blue", alpha=0.3, width=0.6)
+                ax.plot([x] * len(values), values, "o", color="tab:blue", ms=4)
+        ax.set_title(metric, fontsize=9)
+        ax.set_xticks(range(len(groups)), groups, rotation=45, ha="right", fontsize=7)
+    for ax in axes.ravel()[len(metrics):]:
+        ax.axis("off")
+    fig.suptitle("one point per seed" if with_metrics else "no metrics.log found", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", default=os.path.join(os.path.dirname(os.path.dirname(
@@ -99,8 +129,9 @@ def main():
     table = markdown(rows)
     atomic_write_text(out + ".md", table)
     figure(rows, out + ".png")
+    seeds_figure(rows, out + "_seeds.png")
     print(table)
-    print(f"wrote {out}.md and {out}.png ({len(rows)} experiments)")
+    print(f"wrote {out}.md, {out}.png and {out}_seeds.png ({len(rows)} experiments)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,48 @@
+"""bin/reproduce.sh end to end with a tiny budget, in a copy of the toolkit (its
+results/ stays untouched), and the budget plan it prints."""
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bin"))
+
+
+def test_plan_scales_schedules_to_the_budget():
+    from plan_budget import STEPS_PER_MINUTE, plan
+    words, name, message = plan("betaB_dsprites", 10, 0)
+    steps = 10 * STEPS_PER_MINUTE["betaB"]
+    full = 30 * 737280 // 64  # 30 epochs of dSprites at batch 64
+    anneal = int(words[words.index("--reg-anneal") + 1])
+    assert name == "betaB_dsprites" and anneal == round(100000 * steps / full)  # same fraction of the run
+    assert "capacity annealed over" in message and words[words.index("--max-minutes") + 1] == "10"
+    words, name, _ = plan("adatvae_xyobject", 2, 1)
+    assert name == "adatvae_xyobject_seed1235" and words[words.index("--seed") + 1] == "1235"
+    assert int(words[words.index("--max-steps") + 1]) == 2 * STEPS_PER_MINUTE["adatvae"]
+
+
+def test_reproduce_runs_end_to_end(tmp_path):
+    for item in ("main.py", "main_viz.py", "hyperparam.ini", "disvae", "utils", "bin"):
+        source = os.path.join(ROOT, item)
+        if os.path.isdir(source):
+            shutil.copytree(source, tmp_path / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, tmp_path / item)
+    (tmp_path / "results").mkdir()
+    out = subprocess.run(["bash", "bin/reproduce.sh", "-j", "2", "--minutes", "0.02", "--seeds", "2",
+                          "--experiments", "betaH_dsprites adatvae_xyobject", "--metrics-samples", "300"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    results = tmp_path / "results"
+    runs = ["betaH_dsprites", "adatvae_xyobject", "betaH_dsprites_seed1235", "adatvae_xyobject_seed1235"]
+    for run in runs:
+        files = set(os.listdir(results / run))
+        assert {"model.pt", "metrics.log", "train_steps.csv", "posterior_traversals.gif", "loss_curves.png"} <= files
+    table = (results / "summary.md").read_text()
+    assert all(f"| {run} |" in table for run in runs)
+    assert (results / "summary_seeds.png").stat().st_size > 1000
+    assert "capacity" not in out.stderr and "KL weight annealed" in out.stderr  # the scaling is printed
+    again = subprocess.run(["bash", "bin/reproduce.sh", "--minutes", "0.02", "--experiments", "betaH_dsprites",
+                            "--metrics-samples", "300"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "skip betaH_dsprites" in again.stderr  # existing results are kept
