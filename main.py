@@ -10,6 +10,7 @@ from utils.allocator import tune_allocator
 tune_allocator()  # before torch allocates anything: ~40% faster training steps on glibc systems
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import datetime  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
@@ -19,20 +20,21 @@ import torch  # noqa: E402
 
 from disvae import __version__
 from disvae.distributed import barrier, init_from_env, shutdown
-from disvae.losses import LOSSES, REC_DISTS, get_loss_f
+from disvae.losses import LOSSES, MIN_BATCH, REC_DISTS, get_loss_f
 from disvae.losses.adatvae import SCHEDULES, THRESH_MODES, TRIPLET_LOSSES
 from disvae.metrics import METRICS
 from disvae.modelio import load_checkpoint, load_model, load_specs, read_checkpoint_pointer, save_specs
 from disvae.models import MODELS, build_model
 from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted
-from utils.cli import (CLIError, OneLineParser, get_device, keep, non_negative, phase, positive, run_cli, run_name,
-                       seed_type, set_seed, setup_logger, unit_interval)
+from utils.cli import (CLIError, OneLineParser, default_threads, get_device, keep, non_negative, phase, positive,
+                       run_cli, run_lock, run_name, seed_type, set_seed, setup_logger, unit_interval)
 from utils.config import experiment_names, experiment_values, read_config
 from utils.datasets import DATASETS, TRIPLET_MODES, BatchLoader, load_dataset_of_run
 
 RES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 LOG_LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"]
 INI_RENAMES = {"model": "model_type"}  # ini key -> argparse dest
+INI_KEYS = {dest: key for key, dest in INI_RENAMES.items()}
 SHIPPED_MARK = "PRETRAINED.md"  # in the results folders shipped with the toolkit
 EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "recompute_metrics", "no_test", "eval_batchsize")  # typed ones apply to old runs
 
@@ -54,6 +56,9 @@ def build_parser(defaults, experiments):
                          help="Disables progress bar.")
     general.add_argument("--no-cuda", action="store_true", default=d("no_cuda"),
                          help="Disables CUDA training, even when have one.")
+    general.add_argument("--threads", type=positive(int), default=d("threads"),
+                         help="CPU threads of PyTorch (default: $OMP_NUM_THREADS, else the cores this process "
+                              "may use; bin/*.sh -j N gives each job its share).")
     general.add_argument("-s", "--seed", type=seed_type, default=d("seed"),
                          help="Random seed. Can be `None` for stochastic behavior.")
 
@@ -62,6 +67,9 @@ def build_parser(defaults, experiments):
                           help="Save a checkpoint of the trained model every n epoch (0: never).")
     training.add_argument("--checkpoint-steps", type=non_negative(int), default=d("checkpoint_steps"),
                           help="Also save a resumable checkpoint every n optimiser steps (0: never).")
+    training.add_argument("--checkpoint-minutes", type=non_negative(float), default=d("checkpoint_minutes"),
+                          help="Also save a resumable checkpoint every m minutes of training (0: never); the end of "
+                               "training and SIGINT/SIGTERM always save one.")
     training.add_argument("-d", "--dataset", choices=list(DATASETS), default=d("dataset"),
                           help="Training dataset.")
     training.add_argument("--data-root", default=d("data_root"),
@@ -171,7 +179,7 @@ def build_parser(defaults, experiments):
     return parser
 
 
-EXTRA_DEFAULTS = dict(name=None, checkpoint_steps=0, log_every=100, data_root=None, channels=None, xysquares_spacing=8,
+EXTRA_DEFAULTS = dict(name=None, threads=None, checkpoint_steps=0, checkpoint_minutes=10.0, log_every=100, data_root=None, channels=None, xysquares_spacing=8,
                       max_steps=None, max_minutes=None, resume=False, archive=False, bf16=False, metrics=None,
                       metrics_samples=None, recompute_metrics=False)
 
@@ -179,15 +187,21 @@ EXTRA_DEFAULTS = dict(name=None, checkpoint_steps=0, log_every=100, data_root=No
 def parse_arguments(argv):
     """Namespace of every parameter: [Custom] < commons < experiment < typed flags."""
     config = read_config()
-    experiments = experiment_names(config, LOSSES, list(DATASETS))
+    experiments = offered_experiments(config)
     typed = vars(build_parser(None, experiments).parse_args(argv))
     defaults = dict(EXTRA_DEFAULTS)
     experiment = typed.get("experiment", "custom")
     values = experiment_values(config, experiment, LOSSES, list(DATASETS))
+    check_ini_values(values, experiment)
     defaults.update({INI_RENAMES.get(k, k): v for k, v in values.items()})
     defaults["experiment"] = experiment
     args = build_parser(defaults, experiments).parse_args(argv)
     args.typed = sorted(typed)
+    least = MIN_BATCH.get(args.loss, 1)
+    for key in ("batch_size", "eval_batchsize"):
+        if getattr(args, key) < least:
+            raise CLIError(f"{args.loss} estimates from the whole minibatch: --{key.replace('_', '-')} must be at "
+                           f"least {least}, got {getattr(args, key)}")
     if args.loss == "VAE" and "reg_anneal" not in typed:
         args.reg_anneal = 0  # the plain ELBO: no KL annealing unless asked for
     if args.name is None:
@@ -195,36 +209,74 @@ def parse_arguments(argv):
     return args
 
 
+def check_value(action, key, value, where, none_ok=False):
+    """Raise a one-line CLIError unless `value` is what option `action` accepts (None
+    only where `none_ok`: options whose default is None)."""
+    if isinstance(action, argparse._StoreTrueAction):
+        if not isinstance(value, bool):
+            raise CLIError(f"{where}: {key} must be true or false, got {value!r}")
+        return
+    if value is None:
+        if none_ok:
+            return
+        raise CLIError(f"{where}: {key} = None is not a valid value")
+    values = value if action.nargs == "+" and isinstance(value, list) else [value]
+    for item in values:
+        if isinstance(item, bool) or (action.type is None and not isinstance(item, str)):
+            raise CLIError(f"{where}: {key} = {value!r} is not a valid value")
+        try:
+            parsed = action.type(str(item)) if action.type else item
+        except (argparse.ArgumentTypeError, ValueError, TypeError) as err:
+            raise CLIError(f"{where}: {key} = {value!r} is not valid ({err})") from None
+        if action.choices is not None and parsed not in action.choices:
+            raise CLIError(f"{where}: {key} = {value!r} is not one of {', '.join(map(str, action.choices))}")
+
+
+def option_actions():
+    parser = build_parser(None, offered_experiments(read_config()))
+    return {action.dest: action for action in parser._actions if action.dest != "help"}
+
+
+def check_ini_values(values, experiment):
+    """Every value hyperparam.ini gives `experiment`: a known key, of the option's type
+    and range (argparse checks typed flags only)."""
+    actions = option_actions()
+    for key, value in values.items():
+        dest = INI_RENAMES.get(key, key)
+        if dest == "experiment":
+            continue
+        if dest not in actions or dest in ("name", "resume", "archive"):
+            raise CLIError(f"hyperparam.ini: unknown key {key!r} in the sections of {experiment} "
+                           f"(known: {', '.join(sorted(k for k in actions if k not in ('name', 'resume', 'archive')))})")
+        check_value(actions[dest], key, value, f"hyperparam.ini ({experiment})",
+                    none_ok=dest == "seed" or (dest in EXTRA_DEFAULTS and EXTRA_DEFAULTS[dest] is None))
+    missing = [k for k in actions if k not in values and INI_KEYS.get(k, k) not in values
+               and k not in EXTRA_DEFAULTS and k not in ("experiment",)]
+    if missing:
+        raise CLIError(f"hyperparam.ini: no value for {', '.join(missing)} (add it to [Custom])")
+
+
 def check_run_args(saved, path):
     """The run parameters of a specs.json, each checked against its CLI option (type,
     range, choices); parameters this version added are filled with their defaults.
     Raises a one-line CLIError on an unknown key or a bad value."""
-    parser = build_parser(None, experiment_names(read_config(), LOSSES, list(DATASETS)))
-    actions = {action.dest: action for action in parser._actions if action.dest != "help"}
+    actions = option_actions()
     defaults = vars(parse_arguments([]))
     args = {key: defaults[key] for key in defaults if key != "typed"}
     for key, value in saved.items():
-        action = actions.get(key)
-        if action is None:
+        if key not in actions:
             raise CLIError(f"{path}: unknown parameter args.{key}")
-        if isinstance(action, argparse._StoreTrueAction):
-            if not isinstance(value, bool):
-                raise CLIError(f"{path}: args.{key} must be true or false, got {value!r}")
-        elif value is not None or defaults.get(key) is not None or key == "seed":
-            values = value if action.nargs == "+" and isinstance(value, list) else [value]
-            for item in values:
-                if isinstance(item, bool) or (value is None and key != "seed"):
-                    raise CLIError(f"{path}: args.{key} = {value!r} is not a valid value")
-                if action.type is None and not isinstance(item, str):
-                    raise CLIError(f"{path}: args.{key} must be a string, got {value!r}")
-                try:
-                    parsed = action.type(str(item)) if action.type else item
-                except (argparse.ArgumentTypeError, ValueError, TypeError) as err:
-                    raise CLIError(f"{path}: args.{key} = {value!r} is not valid ({err})") from None
-                if action.choices is not None and parsed not in action.choices:
-                    raise CLIError(f"{path}: args.{key} = {value!r} is not one of {', '.join(map(str, action.choices))}")
+        check_value(actions[key], f"args.{key}", value, path, none_ok=key == "seed" or defaults.get(key) is None)
         args[key] = value
     return args
+
+
+def offered_experiments(config):
+    """Experiments of hyperparam.ini that can run: supervised Ada-TVAE needs a dataset
+    with ground-truth factors, so `adatvae_mnist` and the like are not offered."""
+    names = experiment_names(config, LOSSES, list(DATASETS))
+    return [name for name in names if not (name.startswith("adatvae_") and name.split("_", 1)[1] in DATASETS
+                                            and not DATASETS[name.split("_", 1)[1]].has_factors)]
 
 
 def check_results_dir(args, save_dir):
@@ -254,7 +306,12 @@ def make_loader(args, dataset, loss_f, batch_size, shuffle, rank=0, world_size=1
     return BatchLoader(dataset, batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed,
                        view_sampling=loss_f.view_sampling, triplet_mode=args.triplet_mode,
                        swap_chance=args.triplet_swap_chance, rec_dist=args.rec_dist,
-                       rank=rank, world_size=world_size)
+                       rank=rank, world_size=world_size, min_batch=MIN_BATCH.get(args.loss, 1))
+
+
+# flags that apply when typed with --resume (the rest of a run's parameters are fixed)
+RESUME_KEYS = ("epochs", "max_steps", "max_minutes", "no_progress_bar", "log_level", "checkpoint_steps",
+               "checkpoint_every", "checkpoint_minutes", "no_cuda", "threads", "log_every") + EVAL_KEYS
 
 
 def load_resume_args(argv, name):
@@ -263,8 +320,19 @@ def load_resume_args(argv, name):
     specs = load_specs(save_dir, check_run_args)
     args = argparse.Namespace(**specs["args"])
     overrides = parse_arguments(argv)
-    for key in ("epochs", "max_steps", "max_minutes", "no_progress_bar", "log_level", "checkpoint_steps",
-                "checkpoint_every", "no_cuda") + EVAL_KEYS:
+    fixed = [key for key in overrides.typed if key not in RESUME_KEYS + ("name", "resume")]
+    if fixed:
+        flags = ", ".join("--" + key.replace("_", "-") for key in fixed)
+        raise CLIError(f"{flags} cannot change with --resume: the run keeps the parameters of its specs.json "
+                       f"(typed with --resume, only these apply: "
+                       f"{', '.join('--' + k.replace('_', '-') for k in RESUME_KEYS)})")
+    if specs.get("status") == "done":
+        extends = ("epochs" in overrides.typed and overrides.epochs > args.epochs) or "max_minutes" in overrides.typed \
+            or ("max_steps" in overrides.typed and overrides.max_steps > (specs.get("global_step") or 0))
+        if not extends:
+            raise CLIError(f"{save_dir} is finished (step {specs.get('global_step')}); extend it with a larger "
+                           "--epochs or --max-steps, or a new --max-minutes budget")
+    for key in RESUME_KEYS:
         if key in overrides.typed:
             setattr(args, key, getattr(overrides, key))
     args.name = name  # the folder named on the command line, even if it was copied or renamed
@@ -308,6 +376,7 @@ def main(argv=None):
     if args.resume:
         args = load_resume_args(argv, args.name)
     logger = setup_logger(args.log_level)
+    torch.set_num_threads(args.threads or default_threads())
     set_seed(args.seed)
     device = get_device(args.no_cuda)
     if device.type == "cuda":
@@ -320,6 +389,13 @@ def main(argv=None):
 
 
 def run(args, device, rank, world_size, logger):
+    """One run, holding results/.<name>.lock (rank 0) so that no other run uses the folder meanwhile."""
+    lock = run_lock(os.path.join(RES_DIR, f".{args.name}.lock")) if rank == 0 else contextlib.nullcontext()
+    with lock:
+        return run_locked(args, device, rank, world_size, logger)
+
+
+def run_locked(args, device, rank, world_size, logger):
     is_main = rank == 0
     save_dir = os.path.join(RES_DIR, args.name)
     check_results_dir(args, save_dir)
@@ -352,6 +428,7 @@ def run(args, device, rank, world_size, logger):
     from utils.visualize import training_frame
     trainer = Trainer(model, optimizer, loss_f, loader, save_dir, device=device, train_model=train_model,
                       checkpoint_every=args.checkpoint_every, checkpoint_steps=args.checkpoint_steps,
+                      checkpoint_seconds=60 * args.checkpoint_minutes,
                       max_steps=args.max_steps, max_seconds=60 * args.max_minutes if args.max_minutes else None,
                       progress_bar=not args.no_progress_bar, is_main=is_main, log_every=args.log_every,
                       frame_fn=training_frame, autocast_dtype=torch.bfloat16 if args.bf16 else None, logger=logger)

@@ -76,7 +76,8 @@ def read_step_log(path, last_step):
 class Trainer:
     def __init__(self, model, optimizer, loss_f, loader, save_dir, device="cpu", train_model=None,
                  checkpoint_every=30, checkpoint_steps=0, max_steps=None, max_seconds=None, progress_bar=True,
-                 is_main=True, frame_fn=None, autocast_dtype=None, logger=None, log_every=100):
+                 is_main=True, frame_fn=None, autocast_dtype=None, logger=None, log_every=100,
+                 checkpoint_seconds=600):
         self.model = model  # the bare module (saved)
         self.train_model = train_model or model  # what runs the forward pass (DDP wrapper or model)
         self.optimizer, self.loss_f, self.loader = optimizer, loss_f, loader
@@ -90,6 +91,8 @@ class Trainer:
         self.log_rows, self.frames = [], []
         self.epoch_sums, self.epoch_count = {}, 0
         self.log_every, self.step_rows = log_every, []
+        self.checkpoint_seconds, self._last_save = checkpoint_seconds, None
+        self._stop_saved = False
         self.window_sums, self.window_count = {}, 0
         self.train_seconds, self._clock = 0.0, None  # training wall time of earlier invocations; this one's start
         self.total_steps, self.bar = None, None
@@ -98,7 +101,7 @@ class Trainer:
 
     # ----------------------------------------------------------------- training
     def train(self, epochs):
-        self._clock = time.perf_counter()
+        self._clock = self._last_save = time.perf_counter()
         if self.max_seconds:
             self.deadline = self._clock + self.max_seconds
         self.total_steps = min(epochs * len(self.loader), self.max_steps or math.inf)
@@ -112,6 +115,7 @@ class Trainer:
         finally:
             for sig, handler in old_handlers.items():
                 signal.signal(sig, handler)
+            self.bar.update(min(self.global_step, self.total_steps) - self.bar.n)
             self.bar.close()
         self.save_final()
 
@@ -151,13 +155,19 @@ class Trainer:
             if self._signal is not None:
                 self._check_finite()
                 raise TrainingInterrupted(self.save_checkpoint(f"model-step{self.global_step}.pt"))
-            if self.checkpoint_steps and self.global_step % self.checkpoint_steps == 0:
+            # every --checkpoint-steps steps, and every --checkpoint-minutes (bounds what a SIGKILL loses)
+            if (self.checkpoint_steps and self.global_step % self.checkpoint_steps == 0) or \
+                    (self.checkpoint_seconds and time.perf_counter() - self._last_save >= self.checkpoint_seconds):
                 self._check_finite()
                 self.save_checkpoint(f"model-step{self.global_step}.pt")
             if self._should_stop():
                 break
         self._check_finite()
-        self._end_epoch()
+        if self.step_in_epoch < n_batches:  # a budget stop (--max-steps, --max-minutes) mid-epoch
+            self._save_stop_checkpoint()  # a --resume with a larger budget continues mid-epoch, exactly
+            self._end_epoch(partial=True)  # the logs and training.gif still show the partial epoch
+        else:
+            self._end_epoch()
 
     def _update_bar(self, mean_loss):
         """Whole-run progress: steps over the run's total, images/s, and the ETA to the
@@ -205,7 +215,7 @@ class Trainer:
                                 f"checkpoint in {self.save_dir} was kept (lower --lr or change the loss settings)")
         return mean_loss
 
-    def _end_epoch(self):
+    def _end_epoch(self, partial=False):
         self.epoch += 1
         means = {name: total.item() / self.epoch_count for name, total in self.epoch_sums.items()}
         self.log_rows += [(self.epoch, name, value) for name, value in means.items()]
@@ -216,7 +226,7 @@ class Trainer:
             self.write_train_log()
             self.logger.info("epoch %d: loss %.4f (step %d)", self.epoch, means.get("loss", float("nan")),
                              self.global_step)
-        if self.checkpoint_every and self.epoch % self.checkpoint_every == 0:
+        if self.checkpoint_every and self.epoch % self.checkpoint_every == 0 and not partial:
             self.save_checkpoint(f"model-{self.epoch}.pt")
 
     # ----------------------------------------------------------------- files
@@ -275,6 +285,7 @@ class Trainer:
         if not self.is_main:
             return path
         atomic_torch_save(self.state_dict(), path)
+        self._last_save = time.perf_counter()
         pointer = os.path.join(self.save_dir, "checkpoint.json")
         previous = read_checkpoint_pointer(self.save_dir)
         atomic_write_json(pointer, {"latest": filename, "epoch": self.epoch, "global_step": self.global_step})
@@ -282,9 +293,20 @@ class Trainer:
             os.remove(os.path.join(self.save_dir, previous))  # keep only the newest step checkpoint
         return path
 
-    def save_final(self):
-        if self.log_every and self.window_count:  # the steps after the last full row
+    def _save_stop_checkpoint(self):
+        """The last step-log row (the steps after the last full one), then a checkpoint."""
+        if self.log_every and self.window_count:
             self._log_steps()
+        if self.save_dir is not None:
+            self.save_checkpoint(f"model-step{self.global_step}.pt")
+        self._stop_saved = True
+
+    def save_final(self):
+        """End of training (all epochs, --max-steps or --max-minutes): the last step-log
+        row, a resumable checkpoint (a later --resume with a larger budget extends the
+        run), train_losses.log and model.pt."""
+        if not self._stop_saved:
+            self._save_stop_checkpoint()
         if not self.is_main:
             return
         self.write_train_log()

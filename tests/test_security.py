@@ -100,7 +100,7 @@ def test_legacy_checkpoint_with_numpy_frames_still_resumes(trained):
     torch.save(state, trained / "model-step2.pt")
     with pytest.raises(Exception):  # numpy arrays are outside the default allow-list...
         torch.load(trained / "model-step2.pt", weights_only=True)
-    assert main.main(["safe", "--resume", "--max-steps", "3", "--no-progress-bar"]) == 0  # ...but resume works
+    assert main.main(["safe", "--resume", "-e", "2", "--max-steps", "3", "--no-progress-bar"]) == 0  # ...but resumes
     import imageio.v3 as iio
     assert len(iio.imread(trained / "training.gif", index=None)) == 3  # the two old frames and a new one
 

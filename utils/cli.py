@@ -1,7 +1,9 @@
 """CLI helpers shared by main.py and main_viz.py: one-line errors, logging, seeds, devices."""
 import argparse
 import contextlib
+import errno
 import logging
+import os
 import random
 import re
 import signal
@@ -79,6 +81,46 @@ def set_seed(seed):
     torch.manual_seed(seed)
 
 
+def available_cores():
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def default_threads():
+    """OMP_NUM_THREADS when set (bin/*.sh -j N sets it to share the cores), else the available cores."""
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return available_cores()
+
+
+@contextlib.contextmanager
+def run_lock(path):
+    """Hold an exclusive lock on `path` for the duration; a one-line CLIError if another
+    process holds it (the lock dies with its process, so a crash never leaves it held)."""
+    import fcntl
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise CLIError(f"{path[:-5] if path.endswith('.lock') else path} is in use by {holder}; "
+                           "wait for it to finish (two runs must not share a results folder)") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def get_device(no_cuda=False):
     return torch.device("cuda" if torch.cuda.is_available() and not no_cuda else "cpu")
 
@@ -92,6 +134,8 @@ def setup_logger(level="info", name="disvae"):
         logger.addHandler(handler)
     return logger
 
+
+WRITE_ERRORS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EDQUOT}
 
 # What the command is doing and which files it has finished, for the one line printed
 # when SIGINT/SIGTERM stops it (training has its own handling: it saves a checkpoint).
@@ -144,6 +188,13 @@ def run_cli(main, argv=None):
     except KeyboardInterrupt:
         sys.stderr.write(interruption_message() + "\n")
         return 130
+    except OSError as err:
+        if err.errno not in WRITE_ERRORS:
+            raise
+        # read-only or full results folder: atomic writes leave the earlier files as they were
+        where = f" {err.filename}" if err.filename else ""
+        sys.stderr.write(f"error: cannot write{where}: {err.strerror or err} (nothing half-written was left)\n")
+        return 1
     except Exception:
         if _STATE["signal"] is None:
             raise

@@ -8,6 +8,9 @@ from disvae.losses.terms import REC_DISTS
 from disvae.losses.vae import VAELoss
 
 LOSSES = ["VAE", "betaH", "betaB", "factor", "btcvae", "adatvae"]
+# losses that estimate from the whole minibatch need at least this many examples per batch
+# (FactorVAE splits it in two; beta-TCVAE's q(z) estimate weighs the other B - 1 examples)
+MIN_BATCH = {"factor": 2, "btcvae": 2}
 
 
 def get_loss_f(name, args, n_data):

@@ -7,8 +7,6 @@ factor class from the latent means; R[j, k] = |feature importance of latent j fo
     informativeness = mean test accuracy
 (H_F: entropy with logarithm base F; H_Z: base Z.)
 """
-import os
-
 import numpy as np
 
 
@@ -36,20 +34,14 @@ def dci_from_importance(importance):
     return dis, com
 
 
-def available_cores():
-    """The cores this process may run on (its CPU affinity), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
 def dci(representation, dataset, rng, n_train=10000, n_test=5000, n_jobs=None):
     """DCI with one gradient-boosted classifier per factor, trained in parallel over
     `n_jobs` processes (default: the available cores); every classifier has its own
     seed drawn up front, so the result does not depend on n_jobs."""
     from joblib import Parallel, delayed
     from sklearn.ensemble import GradientBoostingClassifier
+
+    from utils.cli import available_cores
 
     indices = rng.choice(len(dataset), n_train + n_test, replace=len(dataset) < n_train + n_test)
     codes, _ = representation(indices)

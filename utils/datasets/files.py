@@ -31,6 +31,15 @@ class DatasetNotFoundError(Exception):
     """Files of a file-backed dataset are missing."""
 
 
+class DatasetFileError(DatasetNotFoundError):
+    """A file of a file-backed dataset is there but cannot be read."""
+
+
+def unreadable(path, what, err):
+    return DatasetFileError(f"{path} is not a readable {what} ({type(err).__name__}: "
+                            f"{' '.join(str(err).split())[:150]}); replace or remove it")
+
+
 def not_found(name, root, expected, url):
     return DatasetNotFoundError(
         f"dataset '{name}' not found: looked in {os.path.abspath(root)} for {expected}. "
@@ -58,6 +67,8 @@ class MNIST(TensorImageDataset):
         tv_class = getattr(torchvision.datasets, self.tv_name)
         try:
             data = tv_class(root, train=train, download=False).data  # (N, 28, 28) uint8
+        except (ValueError, AssertionError, EOFError, OSError, IndexError) as err:  # the files are there but broken
+            raise unreadable(os.path.join(root, self.folder, "raw"), f"{self.tv_name} IDX file set", err) from None
         except RuntimeError:
             raise not_found(self.name, os.path.join(root, self.folder, "raw"),
                             "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte "
@@ -70,9 +81,19 @@ class FashionMNIST(MNIST):
     url = "https://github.com/zalandoresearch/fashion-mnist"
 
 
-def _load_square(source, size, mode):
+def open_image(source, label=None):
+    """PIL image of a path or file object; DatasetFileError (one line) if it is not an image."""
+    try:
+        img = Image.open(source)
+        img.load()
+        return img
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as err:
+        raise unreadable(label or source, "image", err) from None
+
+
+def _load_square(source, size, mode, label=None):
     """Open an image, centre-crop it to a square, resize, return uint8 (C, size, size)."""
-    with Image.open(source) as img:
+    with open_image(source, label) as img:
         img = img.convert(mode)
         w, h = img.size
         side = min(w, h)
@@ -104,10 +125,14 @@ class CelebA(CachedImageDataset):
             return np.stack([_load_square(f, 64, "RGB") for f in files])
         archive = os.path.join(root, "img_align_celeba.zip")
         if os.path.exists(archive):
-            with zipfile.ZipFile(archive) as zf:
-                names = sorted(n for n in zf.namelist() if n.lower().endswith(".jpg"))
-                if names:
-                    return np.stack([_load_square(io.BytesIO(zf.read(n)), 64, "RGB") for n in names])
+            try:
+                with zipfile.ZipFile(archive) as zf:
+                    names = sorted(n for n in zf.namelist() if n.lower().endswith(".jpg"))
+                    if names:
+                        return np.stack([_load_square(io.BytesIO(zf.read(n)), 64, "RGB", f"{archive}:{n}")
+                                         for n in names])
+            except (zipfile.BadZipFile, EOFError, OSError) as err:
+                raise unreadable(archive, "zip archive", err) from None
         raise not_found("celeba", root, "img_align_celeba/*.jpg or img_align_celeba.zip (aligned and cropped)",
                         "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html")
 
@@ -137,7 +162,7 @@ class ImageFolder(TensorImageDataset):
         if channels is None:
             modes = set()
             for f in files:
-                with Image.open(f) as img:
+                with open_image(f) as img:
                     modes.add(img.mode)
             channels = 1 if modes <= {"L", "1", "I", "I;16", "F"} else 3
         mode = "L" if channels == 1 else "RGB"

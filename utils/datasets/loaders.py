@@ -29,7 +29,7 @@ def image_distance(a, b, rec_dist="bernoulli"):
 class BatchLoader:
     def __init__(self, dataset, batch_size, shuffle=True, drop_last=False, seed=0, view_sampling=None,
                  triplet_mode="manhattan_scaled", swap_chance=0.0, rec_dist="bernoulli",
-                 rank=0, world_size=1, max_examples=None):
+                 rank=0, world_size=1, max_examples=None, min_batch=1):
         if view_sampling == "triplet" and not dataset.has_factors:
             raise ValueError("supervised triplets need a ground-truth dataset; use the unsupervised variant")
         self.dataset, self.batch_size = dataset, batch_size
@@ -38,12 +38,17 @@ class BatchLoader:
         self.rec_dist = rec_dist
         self.rank, self.world_size = rank, world_size
         self.n_examples = min(len(dataset), max_examples or len(dataset)) // world_size
+        self.min_batch = min_batch  # a last batch smaller than this joins the one before it
         self.order_generator = torch.Generator().manual_seed(seed)
         self.view_generator = torch.Generator().manual_seed(seed + 1 + rank)
 
     def __len__(self):
         full, rest = divmod(self.n_examples, self.batch_size)
-        return full + (rest > 0 and not self.drop_last)
+        return full + (rest > 0 and not self.drop_last and not self._merges_last())
+
+    def _merges_last(self):
+        rest = self.n_examples % self.batch_size
+        return 0 < rest < self.min_batch and self.n_examples >= self.batch_size and not self.drop_last
 
     def epoch_order(self):
         """This process's indices for the next epoch (advances the order generator)."""
@@ -55,8 +60,10 @@ class BatchLoader:
         return order[self.rank::self.world_size][:self.n_examples]
 
     def batches(self, order, start_batch=0):
-        for i in range(start_batch, len(self)):
-            yield self.fetch(order[i * self.batch_size:(i + 1) * self.batch_size])
+        n_batches, merged = len(self), self._merges_last()
+        for i in range(start_batch, n_batches):
+            end = None if merged and i == n_batches - 1 else (i + 1) * self.batch_size
+            yield self.fetch(order[i * self.batch_size:end])
 
     def __iter__(self):
         return self.batches(self.epoch_order())
