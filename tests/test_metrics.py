@@ -143,3 +143,21 @@ def test_dci_in_parallel_equals_sequential():
     one = dci(rep, DATASET, np.random.default_rng(7), n_train=600, n_test=200, n_jobs=1)
     three = dci(rep, DATASET, np.random.default_rng(7), n_train=600, n_test=200, n_jobs=3)
     assert one == three
+
+
+def test_normalised_ratios_limits():
+    """disent's normalised ratios: 1 for an axis-aligned traversal, about 0 for isotropic noise."""
+    from disvae.metrics.research import geometric_mean, normalise_ratio
+    line = np.zeros((10, 5))
+    line[:, 2] = np.arange(10)
+    assert [normalise_ratio(r, 5) for r in traversal_ratios(line)] == pytest.approx([1.0, 1.0])
+    noise = np.random.default_rng(0).standard_normal((200000, 5))
+    assert [normalise_ratio(r, 5) for r in traversal_ratios(noise)] == pytest.approx([0.0, 0.0], abs=0.01)
+    assert geometric_mean([0.25, 1.0]) == pytest.approx(0.5) and geometric_mean([0.0, 1.0]) == 0.0
+
+
+def test_normalised_ratio_keys(scores):
+    s = scores["identity"]
+    assert s["linearity_ratio_normalised"] == pytest.approx(1.0) and s["axis_alignment_ratio_normalised"] == \
+        pytest.approx(1.0)
+    assert scores["noise"]["axis_alignment_ratio_normalised"] < 0.3

@@ -7,6 +7,12 @@ posterior means Z_t (size_k, Z). Averaged over `n_bases` traversals per factor.
 - linearity ratio: largest eigenvalue / sum of eigenvalues of the covariance of Z_t;
 - axis-alignment ratio: largest per-latent variance / sum of variances of Z_t.
 Both ratios are 1 for a traversal on a line / on one axis; axis <= linearity.
+The main keys are raw ratios, averaged arithmetically over traversals and factors.
+
+disent (the research's code) reports the ratios normalised so that isotropic codes
+score 0: r' = (r - 1/Z) / (1 - 1/Z), averaged over a factor's traversals and then
+combined over factors by a geometric mean; those are the `*_normalised` keys, so
+numbers can be compared with either.
 """
 import numpy as np
 import torch
@@ -24,6 +30,16 @@ def traversal_ratios(codes):
     return float(eigenvalues[-1] / total), float(np.diag(covariance).max() / total)
 
 
+def normalise_ratio(ratio, latent_dim):
+    """disent's normalisation: 1/Z (isotropic) -> 0, 1 (one line / one axis) -> 1."""
+    return (ratio - 1 / latent_dim) / (1 - 1 / latent_dim) if latent_dim > 1 else np.ones_like(ratio)
+
+
+def geometric_mean(values):
+    values = np.clip(np.asarray(values, dtype=np.float64), 0, None)
+    return float(np.exp(np.mean(np.log(values)))) if np.all(values > 0) else 0.0
+
+
 def traversal_correlation(codes):
     """Spearman correlation between factor-index distances and latent L2 distances."""
     n = len(codes)
@@ -37,7 +53,7 @@ def traversal_correlation(codes):
 
 def research_metrics(representation, dataset, rng, n_bases=64):
     sizes = np.array(dataset.lat_sizes)
-    per_factor = {}
+    per_factor, normalised = {}, []
     for k in np.flatnonzero(sizes > 1):
         base = (rng.random((n_bases, len(sizes))) * sizes).astype(np.int64)
         classes = np.repeat(base[:, None], sizes[k], 1)  # (n_bases, size_k, F)
@@ -45,6 +61,10 @@ def research_metrics(representation, dataset, rng, n_bases=64):
         indices = dataset.classes_to_index(torch.from_numpy(classes)).numpy()
         codes = representation(indices.reshape(-1))[0].reshape(n_bases, sizes[k], -1).astype(np.float64)
         ratios = np.array([traversal_ratios(c) for c in codes])
+        if np.isfinite(ratios).any():
+            normalised.append(np.nanmean(normalise_ratio(ratios, codes.shape[-1]), 0))
+        else:
+            normalised.append(np.zeros(2))
         correlations = np.array([traversal_correlation(c) for c in codes])
         per_factor[dataset.lat_names[k]] = (np.nanmean(correlations) if np.isfinite(correlations).any() else 0.0,
                                             *(np.nanmean(ratios, 0) if np.isfinite(ratios).any() else (0.0, 0.0)))
@@ -52,5 +72,7 @@ def research_metrics(representation, dataset, rng, n_bases=64):
     return {"gt_correlation": float(values[:, 0].mean()),
             "linearity_ratio": float(values[:, 1].mean()),
             "axis_alignment_ratio": float(values[:, 2].mean()),
+            "linearity_ratio_normalised": geometric_mean([n[0] for n in normalised]),
+            "axis_alignment_ratio_normalised": geometric_mean([n[1] for n in normalised]),
             "research_per_factor": {name: dict(zip(("gt_correlation", "linearity_ratio", "axis_alignment_ratio"),
                                                    map(float, v))) for name, v in per_factor.items()}}
