@@ -3,9 +3,10 @@ eval mode (test_losses.log), and disentanglement metrics (metrics.log).
 
 metrics.log is rewritten (atomically) after each metric family, with the family's
 seconds and what it was computed from (`families`: a checksum of the model weights,
-the sample counts, the seed, the keys it wrote). A later run reuses a family computed
-from the same weights, sample counts and seed, so an interrupted evaluation resumes
-where it stopped; changed weights or counts recompute it.
+the sample counts, the seed, the family's version, the keys it wrote). A later run
+reuses a family computed from the same weights, sample counts, seed and version, so an
+interrupted evaluation resumes where it stopped; changed weights or counts, or a family
+whose definition changed since (FAMILY_VERSIONS), recompute it.
 """
 import hashlib
 import json
@@ -21,6 +22,13 @@ from utils.cli import keep, phase
 from utils.io import atomic_write_json
 
 METRICS_FILE = "metrics.log"
+# A family's version goes up when its definition or its keys change, so families written
+# by an older version are recomputed rather than reused (a missing version reads as 1).
+FAMILY_VERSIONS = {"research": 2}  # 2: disent's normalised ratios
+
+
+def family_provenance(provenance, name):
+    return dict(provenance, version=FAMILY_VERSIONS.get(name, 1))
 
 
 @torch.no_grad()
@@ -79,8 +87,9 @@ def reusable_metrics(path, provenance, exclude=()):
     for name, record in families.items():
         if name in exclude or name not in METRICS or not isinstance(record, dict):
             continue
-        keys = record.get("keys")
-        if {k: record.get(k) for k in provenance} != provenance or not isinstance(keys, list) \
+        keys, expected = record.get("keys"), family_provenance(provenance, name)
+        if {k: record.get(k, 1 if k == "version" else None) for k in expected} != expected \
+                or not isinstance(keys, list) \
                 or not all(isinstance(k, str) and k in old for k in keys):
             continue
         results.update({k: old[k] for k in keys})
@@ -114,7 +123,7 @@ def write_metrics(model, dataset, save_dir, device, names=None, batch_size=1000,
                                      **{name: kwargs.get(name, {})})
         results["seconds"][name] = values.pop("seconds")[name]
         results.update(values)
-        families[name] = dict(provenance, keys=sorted(values))
+        families[name] = dict(family_provenance(provenance, name), keys=sorted(values))
         results.update(families=families, sample_counts=counts, n_encoded=representation.n_encoded,
                        seed=seed)
         atomic_write_json(path, results)

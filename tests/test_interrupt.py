@@ -73,6 +73,20 @@ def test_changed_weights_recompute(trained, monkeypatch):
     assert calls == ["mig"]
 
 
+def test_family_from_an_older_definition_is_recomputed(trained, monkeypatch):
+    """A family written before its definition changed (an older version) is recomputed;
+    a record without a version counts as version 1, so unchanged families are kept."""
+    assert run_metrics("--metrics", "mig", "research") == 0
+    log = json.loads((trained / "metrics.log").read_text())
+    assert log["families"]["research"]["version"] == evaluate.FAMILY_VERSIONS["research"] > 1
+    log["families"]["research"]["version"] -= 1
+    del log["families"]["mig"]["version"]
+    (trained / "metrics.log").write_text(json.dumps(log))
+    calls = count_calls(monkeypatch)
+    assert run_metrics("--metrics", "mig", "research") == 0
+    assert calls == ["research"]
+
+
 def test_weights_checksum_is_independent():
     """The checksum is SHA-256 over names, shapes, dtypes and raw bytes, in name order."""
     import hashlib
