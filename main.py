@@ -1,6 +1,7 @@
 """Train and/or evaluate a disentangled VAE.
 
     python main.py -x betaB_dsprites                  # predefined experiment -> results/betaB_dsprites/
+                                                      #   (results/my_betaB_dsprites/ beside a shipped model)
     python main.py NAME -d dsprites -l btcvae -e 5    # custom run -> results/NAME/
     python main.py NAME --resume                      # continue an interrupted run
     python main.py NAME --is-eval-only --is-metrics   # evaluate a trained model
@@ -204,8 +205,15 @@ def parse_arguments(argv):
                            f"least {least}, got {getattr(args, key)}")
     if args.loss == "VAE" and "reg_anneal" not in typed:
         args.reg_anneal = 0  # the plain ELBO: no KL annealing unless asked for
+    args.shipped_note = None
     if args.name is None:
         args.name = experiment if experiment != "custom" else f"{args.loss}_{args.dataset}"
+        fresh_run = not (args.resume or args.is_eval_only or args.archive)
+        if fresh_run and os.path.exists(os.path.join(RES_DIR, args.name, SHIPPED_MARK)):
+            # results/<experiment> holds the shipped pretrained model: train the user's own beside it
+            args.shipped_note = (f"results/{args.name} holds the pretrained model shipped with disvae; "
+                                 f"this run writes results/my_{args.name}")
+            args.name = f"my_{args.name}"
     return args
 
 
@@ -376,6 +384,8 @@ def main(argv=None):
     if args.resume:
         args = load_resume_args(argv, args.name)
     logger = setup_logger(args.log_level)
+    if getattr(args, "shipped_note", None):
+        logger.info(args.shipped_note)
     torch.set_num_threads(args.threads or default_threads())
     set_seed(args.seed)
     device = get_device(args.no_cuda)

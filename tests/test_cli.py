@@ -34,7 +34,7 @@ def test_unsupervised_adatvae_on_xyobject(results_dir):
         assert f",{name}," in log
 
 
-def test_experiment_precedence():
+def test_experiment_precedence(results_dir):
     args = main.parse_arguments(["-x", "betaB_dsprites"])
     assert (args.name, args.dataset, args.loss, args.epochs, args.checkpoint_every) == \
         ("betaB_dsprites", "dsprites", "betaB", 30, 10)
@@ -48,6 +48,27 @@ def test_experiment_precedence():
     assert main.parse_arguments(["-x", "best_celeba"]).rec_dist == "laplace"
     assert main.parse_arguments(["-x", "adatvae_unsup_xyobject"]).adatvae_unsupervised is True
     assert main.parse_arguments(["-s", "None"]).seed is None
+
+
+def test_shipped_model_is_never_trained_over(results_dir, capsys):
+    """A folder with PRETRAINED.md (a shipped model): `-x EXP` trains into my_EXP beside
+    it, a typed name is refused in one line, evaluation and plots still use it."""
+    shipped = results_dir / "betaH_xyobject"
+    shipped.mkdir()
+    (shipped / main.SHIPPED_MARK).write_text("shipped")
+    quick = ["-d", "xyobject", "-l", "betaH", "-e", "1", "--max-steps", "2", "-b", "8", "-z", "3", "--no-test",
+             "--no-progress-bar", "-L", "warning"]
+    assert main.parse_arguments(quick).name == "my_betaH_xyobject"
+    assert main.parse_arguments(["-x", "betaB_dsprites"]).name == "betaB_dsprites"  # nothing shipped there
+    assert main.parse_arguments([*quick, "--is-eval-only"]).name == "betaH_xyobject"
+    assert main.main(quick) == 0
+    assert (results_dir / "my_betaH_xyobject" / "model.pt").exists()
+    assert os.listdir(shipped) == [main.SHIPPED_MARK]
+    capsys.readouterr()
+    assert main.run_cli(main.main, ["betaH_xyobject", *quick]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pretrained model shipped with disvae" in err
+    assert "my_betaH_xyobject" in err and os.listdir(shipped) == [main.SHIPPED_MARK]
 
 
 @pytest.fixture

@@ -188,3 +188,22 @@ def test_max_minutes_stops_a_long_run(results_dir):
     assert train("timed", "betaH", "-e", "1000", "--max-minutes", "0.02") == 0
     specs = json.loads((results_dir / "timed" / "specs.json").read_text())
     assert specs["status"] == "done" and 0 < specs["global_step"] < 1000 * 9375
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_higgins_mlp_trains_with_every_loss(results_dir, loss):
+    """-m Higgins: one training step runs with finite weights, the folder reloads into the
+    same architecture, and the parameter count is the closed form of the 1200-unit MLP."""
+    from disvae.modelio import load_model
+    assert train(f"mlp_{loss}", loss, "-m", "Higgins", "--max-steps", "1") == 0
+    model, specs = load_model(str(results_dir / f"mlp_{loss}"))
+    pixels, z, h = 3 * 64 * 64, 4, 1200
+    encoder = (pixels * h + h) + (h * h + h) + (h * 2 * z + 2 * z)
+    decoder = (z * h + h) + 2 * (h * h + h) + (h * pixels + pixels)
+    assert sum(p.numel() for p in model.parameters()) == encoder + decoder
+    assert specs["model_type"] == "Higgins" and specs["global_step"] == 1
+    assert type(model.encoder).__name__ == "EncoderHiggins"
+    with torch.no_grad():
+        logits, (mean, _), _ = model.eval()(torch.rand(2, 3, 64, 64))
+    assert logits.shape == (2, 3, 64, 64) and mean.shape == (2, z)
+    assert all(torch.isfinite(p).all() for p in model.parameters())

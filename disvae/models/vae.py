@@ -4,6 +4,7 @@ from torch import nn
 
 from disvae.models.decoders import DecoderBurgess
 from disvae.models.encoders import EncoderBurgess
+from disvae.models.higgins import DecoderHiggins, EncoderHiggins
 
 
 class VAE(nn.Module):
@@ -37,7 +38,7 @@ class VAE(nn.Module):
         return logits, (mean, logvar), z
 
 
-MODELS = {"Burgess": (EncoderBurgess, DecoderBurgess)}
+MODELS = {"Burgess": (EncoderBurgess, DecoderBurgess), "Higgins": (EncoderHiggins, DecoderHiggins)}
 
 
 def build_model(model_type, img_size, latent_dim):
