@@ -27,7 +27,7 @@ from disvae.metrics import METRICS
 from disvae.modelio import load_checkpoint, load_model, load_specs, read_checkpoint_pointer, save_specs
 from disvae.models import MODELS, build_model
 from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted
-from utils.cli import (CLIError, OneLineParser, default_threads, get_device, keep, non_negative, phase, positive,
+from utils.cli import (CLIError, training_dtype, OneLineParser, default_threads, get_device, keep, non_negative, phase, positive,
                        run_cli, run_lock, run_name, seed_type, set_seed, setup_logger, unit_interval)
 from utils.config import experiment_names, experiment_values, read_config
 from utils.datasets import DATASETS, TRIPLET_MODES, BatchLoader, load_dataset_of_run
@@ -36,6 +36,7 @@ RES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 LOG_LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"]
 INI_RENAMES = {"model": "model_type"}  # ini key -> argparse dest
 INI_KEYS = {dest: key for key, dest in INI_RENAMES.items()}
+PRECISIONS = ("auto", "fp32", "bf16")
 SHIPPED_MARK = "PRETRAINED.md"  # in the results folders shipped with the toolkit
 EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "recompute_metrics", "no_test", "eval_batchsize")  # typed ones apply to old runs
 
@@ -97,9 +98,11 @@ def build_parser(defaults, experiments):
                           help="Continue results/<name>/ from its newest checkpoint with its specs.json.")
     training.add_argument("--archive", action="store_true", default=d("archive"),
                           help="If results/<name>/ exists, move it to results/<name>.<time>/ first.")
-    training.add_argument("--bf16", action="store_true", default=d("bf16"),
-                          help="Opt-in bfloat16 autocast (faster on CPUs with AVX-512 BF16 and on GPUs; "
-                               "slightly less precise).")
+    training.add_argument("--precision", choices=PRECISIONS, default=d("precision"),
+                          help="Training arithmetic: fp32, bf16 (bfloat16 autocast: faster on CPUs with AVX-512 "
+                               "BF16/AMX and on GPUs), or auto (bf16 where it is native, else fp32). "
+                               "Evaluation and metrics are always float32.")
+    training.add_argument("--bf16", action="store_true", default=d("bf16"), help="Same as --precision bf16.")
 
     model = parser.add_argument_group("Model specfic options")
     model.add_argument("-m", "--model-type", choices=list(MODELS), default=d("model_type"),
@@ -181,7 +184,7 @@ def build_parser(defaults, experiments):
 
 
 EXTRA_DEFAULTS = dict(name=None, threads=None, checkpoint_steps=0, checkpoint_minutes=10.0, log_every=100, data_root=None, channels=None, xysquares_spacing=8,
-                      max_steps=None, max_minutes=None, resume=False, archive=False, bf16=False, metrics=None,
+                      max_steps=None, max_minutes=None, resume=False, archive=False, bf16=False, precision="fp32", metrics=None,
                       metrics_samples=None, recompute_metrics=False)
 
 
@@ -434,6 +437,9 @@ def run_locked(args, device, rank, world_size, logger):
         train_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    dtype = training_dtype(args.precision, device, args.bf16)
+    logger.info("training arithmetic: %s (--precision %s)", "bfloat16 autocast" if dtype else "float32",
+                "bf16" if args.bf16 else args.precision)
 
     from utils.visualize import training_frame
     trainer = Trainer(model, optimizer, loss_f, loader, save_dir, device=device, train_model=train_model,
@@ -441,7 +447,7 @@ def run_locked(args, device, rank, world_size, logger):
                       checkpoint_seconds=60 * args.checkpoint_minutes,
                       max_steps=args.max_steps, max_seconds=60 * args.max_minutes if args.max_minutes else None,
                       progress_bar=not args.no_progress_bar, is_main=is_main, log_every=args.log_every,
-                      frame_fn=training_frame, autocast_dtype=torch.bfloat16 if args.bf16 else None, logger=logger)
+                      frame_fn=training_frame, autocast_dtype=dtype, logger=logger)
     if args.resume:
         latest = read_checkpoint_pointer(save_dir)
         if latest is None:

@@ -125,6 +125,28 @@ def get_device(no_cuda=False):
     return torch.device("cuda" if torch.cuda.is_available() and not no_cuda else "cpu")
 
 
+def cpu_has_native_bf16(cpuinfo="/proc/cpuinfo"):
+    """True on CPUs with AVX-512 BF16 or AMX (Linux /proc/cpuinfo flags; False elsewhere)."""
+    try:
+        with open(cpuinfo) as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
+
+
+def training_dtype(precision, device, bf16_flag=False):
+    """The autocast dtype of `--precision` (None: float32). `auto` picks bfloat16 where
+    it is native: GPUs with bf16 and CPUs with AVX-512 BF16 or AMX. `--bf16` (the older
+    flag) means bf16."""
+    if bf16_flag or precision == "bf16":
+        return torch.bfloat16
+    if precision == "auto":
+        native = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_native_bf16()
+        return torch.bfloat16 if native else None
+    return None
+
+
 def setup_logger(level="info", name="disvae"):
     logger = logging.getLogger(name)
     logger.setLevel(level.upper())

@@ -1,0 +1,150 @@
+#!/usr/bin/env python
+"""bfloat16 fidelity study: the same seeds trained in float32 and with bfloat16 autocast
+at equal steps, then the same metrics; does bf16 move the metrics by more than
+changing the seed does?
+
+    python bin/precision_study.py [--losses betaH btcvae] [--seeds 1 2] [--steps 1500]
+                                  [--metrics-samples 3000] [-j 1] [--out results/precision_study]
+
+Runs are results/prec_<loss>_<fp32|bf16>_seed<k>/ (finished ones are reused). For each
+loss and metric the table gives both precisions' values per seed, the difference of
+the means, and the seed-to-seed spread (the largest range over seeds of either
+precision); bf16 "agrees" where the difference is within that spread.
+"""
+import argparse
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from utils.io import atomic_write_text  # noqa: E402
+from utils.plots import scalar_metrics  # noqa: E402
+
+PRECISIONS = ("fp32", "bf16")
+COLUMNS = ["mig", "aam", "dci_disentanglement", "sap", "factor_vae_score", "beta_vae_score", "gt_correlation"]
+
+
+def run_name(loss, precision, seed):
+    return f"prec_{loss}_{precision}_seed{seed}"
+
+
+def read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def finished(folder):
+    return read_json(os.path.join(folder, "specs.json")).get("status") == "done" \
+        and os.path.exists(os.path.join(folder, "metrics.log"))
+
+
+def command(loss, precision, seed, args, threads):
+    cmd = [sys.executable, os.path.join(ROOT, "main.py"), run_name(loss, precision, seed), "-x",
+           f"{loss}_dsprites", "-s", str(seed), "--max-steps", str(args.steps), "--is-metrics",
+           "--metrics-samples", str(args.metrics_samples), "--no-test", "--no-progress-bar",
+           "--threads", str(threads), "--precision", precision]
+    return cmd
+
+
+def train_all(args):
+    """Every (loss, precision, seed) run not finished yet, `args.jobs` at a time."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = max(1, cores // args.jobs)
+    todo = [(loss, precision, seed) for loss in args.losses for seed in args.seeds for precision in PRECISIONS
+            if not finished(os.path.join(args.results, run_name(loss, precision, seed)))]
+    for folder in {run_name(*key) for key in todo}:  # an unfinished earlier attempt is replaced
+        path = os.path.join(args.results, folder)
+        if os.path.exists(path) and os.listdir(path):
+            print(f"{path} is unfinished; remove it or finish it with `python main.py {folder} --resume`",
+                  file=sys.stderr)
+            return 1
+
+    def one(key):
+        cmd = command(*key, args, threads)
+        print("+", " ".join(cmd[1:]), flush=True)
+        return subprocess.run(cmd).returncode
+
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        codes = list(pool.map(one, todo))
+    return max(codes, default=0)
+
+
+def spread(values):
+    return max(values) - min(values) if values else float("nan")
+
+
+def mean(values):
+    return sum(values) / len(values) if values else float("nan")
+
+
+def compare(args):
+    """(markdown table, every metric agrees)."""
+    lines = [f"bf16 fidelity: {len(args.seeds)} seeds ({', '.join(map(str, args.seeds))}), {args.steps} steps, "
+             f"metrics at --metrics-samples {args.metrics_samples}", "",
+             "| loss | metric | fp32 per seed | bf16 per seed | bf16 - fp32 (means) | seed spread | agrees |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    agree_all = True
+    for loss in args.losses:
+        metrics = {p: [scalar_metrics(read_json(os.path.join(args.results, run_name(loss, p, s), "metrics.log")))
+                       for s in args.seeds] for p in PRECISIONS}
+        for column in ["loss"] + COLUMNS:
+            if column == "loss":
+                values = {p: [final_loss(os.path.join(args.results, run_name(loss, p, s))) for s in args.seeds]
+                          for p in PRECISIONS}
+            else:
+                values = {p: [m.get(column) for m in metrics[p]] for p in PRECISIONS}
+            if any(v is None for p in PRECISIONS for v in values[p]):
+                continue
+            diff = mean(values["bf16"]) - mean(values["fp32"])
+            allowed = max(spread(values["fp32"]), spread(values["bf16"]))
+            agrees = abs(diff) <= allowed
+            agree_all &= agrees or column == "loss"
+            lines.append(f"| {loss} | {column} | {' '.join(f'{v:.3f}' for v in values['fp32'])} | "
+                         f"{' '.join(f'{v:.3f}' for v in values['bf16'])} | {diff:+.3f} | {allowed:.3f} | "
+                         f"{'yes' if agrees else 'NO'} |")
+    lines += ["", f"bf16 {'agrees with' if agree_all else 'departs from'} float32 within the seed-to-seed spread "
+                  "on every metric" if agree_all else "on at least one metric", ""]
+    return "\n".join(lines), agree_all
+
+
+def final_loss(folder):
+    """Mean training loss of the last logged window (train_steps.csv)."""
+    import csv
+    try:
+        with open(os.path.join(folder, "train_steps.csv"), newline="") as f:
+            rows = list(csv.DictReader(f))
+        return float(rows[-1]["loss"])
+    except (OSError, KeyError, ValueError, IndexError):
+        return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--losses", nargs="+", default=["betaH", "btcvae"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--metrics-samples", type=int, default=3000)
+    parser.add_argument("-j", "--jobs", type=int, default=1)
+    parser.add_argument("--results", default=os.path.join(ROOT, "results"))
+    parser.add_argument("--out", default=os.path.join(ROOT, "results", "precision_study"))
+    parser.add_argument("--table-only", action="store_true", help="only rebuild the table from finished runs")
+    args = parser.parse_args()
+    if args.jobs < 1 or args.steps < 1 or len(args.seeds) < 2:
+        parser.error("needs -j >= 1, --steps >= 1 and at least two seeds (the spread is over seeds)")
+    code = 0 if args.table_only else train_all(args)
+    table, _ = compare(args)
+    atomic_write_text(args.out + ".md", table)
+    print(table)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
