@@ -4,7 +4,7 @@ at equal steps, then the same metrics; does bf16 move the metrics by more than
 changing the seed does?
 
     python bin/precision_study.py [--losses betaH btcvae] [--seeds 1 2] [--steps 1500]
-                                  [--metrics-samples 3000] [-j 1] [--out results/precision_study]
+                                  [--metrics-samples 3000] [-j 1] [--threads T] [--out results/precision_study]
 
 Runs are results/prec_<loss>_<fp32|bf16>_seed<k>/ (finished ones are reused). For each
 loss and metric the table gives both precisions' values per seed, the difference of
@@ -56,7 +56,7 @@ def command(loss, precision, seed, args, threads):
 def train_all(args):
     """Every (loss, precision, seed) run not finished yet, `args.jobs` at a time."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    threads = max(1, cores // args.jobs)
+    threads = args.threads or max(1, cores // args.jobs)
     todo = [(loss, precision, seed) for loss in args.losses for seed in args.seeds for precision in PRECISIONS
             if not finished(os.path.join(args.results, run_name(loss, precision, seed)))]
     for folder in {run_name(*key) for key in todo}:  # an unfinished earlier attempt is replaced
@@ -133,6 +133,7 @@ def main():
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--metrics-samples", type=int, default=3000)
     parser.add_argument("-j", "--jobs", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="threads per run (default: cores / jobs)")
     parser.add_argument("--results", default=os.path.join(ROOT, "results"))
     parser.add_argument("--out", default=os.path.join(ROOT, "results", "precision_study"))
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table from finished runs")
