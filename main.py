@@ -37,6 +37,7 @@ LOG_LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"]
 INI_RENAMES = {"model": "model_type"}  # ini key -> argparse dest
 INI_KEYS = {dest: key for key, dest in INI_RENAMES.items()}
 PRECISIONS = ("auto", "fp32", "bf16")
+NOT_SAVED = ("typed", "shipped_note")  # parse-time notes, not run parameters
 SHIPPED_MARK = "PRETRAINED.md"  # in the results folders shipped with the toolkit
 EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "recompute_metrics", "no_test", "eval_batchsize")  # typed ones apply to old runs
 
@@ -273,7 +274,7 @@ def check_run_args(saved, path):
     Raises a one-line CLIError on an unknown key or a bad value."""
     actions = option_actions()
     defaults = vars(parse_arguments([]))
-    args = {key: defaults[key] for key in defaults if key != "typed"}
+    args = {key: defaults[key] for key in defaults if key not in NOT_SAVED}
     for key, value in saved.items():
         if key not in actions:
             raise CLIError(f"{path}: unknown parameter args.{key}")
@@ -353,7 +354,7 @@ def load_resume_args(argv, name):
 
 
 def specs_of(args, dataset, n_steps_done=None, status="running"):
-    return {"args": {k: v for k, v in vars(args).items() if k != "typed"},
+    return {"args": {k: v for k, v in vars(args).items() if k not in NOT_SAVED},
             "dataset": args.dataset, "img_size": list(dataset.img_size), "latent_dim": args.latent_dim,
             "model_type": args.model_type, "loss": args.loss, "n_data": len(dataset),
             "status": status, "global_step": n_steps_done,

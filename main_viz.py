@@ -1,27 +1,52 @@
-"""Plots and GIFs of a trained model in results/<name>/.
+"""Plots and GIFs of a trained model in results/<name>/, and figures of a ground-truth
+dataset alone (--dataset, written to results/dataset_<dataset>/).
 
     python main_viz.py btcvae_dsprites all -s 1
     python main_viz.py NAME gif-traversals reconstruct-traverse -c 7 -r 6 -t 2 --is-posterior
+    python main_viz.py NAME latents latent-distances
+    python main_viz.py --dataset xysquares factor-traversals distances xysquares-spacing
 """
+import argparse
 import os
 import sys
+
+import numpy as np
+import torch
 
 from disvae.modelio import load_model
 from main import check_run_args
 from utils.cli import CLIError, OneLineParser, non_negative, positive, keep, phase, run_cli, run_name, seed_type, set_seed
-from utils.datasets import load_dataset_of_run
-from utils.plots import plot_loss_curves, plot_metrics
-from utils.visualize import PLOT_FILES, Visualizer
+from utils.datasets import PROCEDURAL, load_dataset, load_dataset_of_run
+from utils.io import atomic_write_text
+from utils.plots import plot_distance_matrices, plot_loss_curves, plot_metrics, plot_spacing_matrices
+from utils.visualize import PLOT_FILES, Visualizer, factor_traversal_grid, save_png
 
 RES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-PLOTS = list(PLOT_FILES) + ["all"]
+# figures of the ground truth (the dataset's factors), with or without a model
+FACTOR_FILES = {"factor-traversals": "factor_traversals.png", "distances": "distances.png",
+                "latent-distances": "latent_distances.png", "latents": "latents.csv",
+                "xysquares-spacing": "xysquares_spacing.png"}
+NEEDS_FACTORS = ("factor-traversals", "distances", "latent-distances", "xysquares-spacing")
+MODEL_PLOTS = list(PLOT_FILES) + ["factor-traversals", "distances", "latent-distances", "latents"]
+DATASET_PLOTS = ["factor-traversals", "distances", "xysquares-spacing"]
+PLOTS = list(dict.fromkeys(MODEL_PLOTS + DATASET_PLOTS)) + ["all"]
+SPACINGS = range(1, 9)
 
 
 def parse_arguments(argv):
     parser = OneLineParser(description="CLI for plotting using pretrained models of `disvae`")
-    parser.add_argument("name", type=run_name, help="Name of the model for storing and loading purposes.")
-    parser.add_argument("plots", nargs="+", choices=PLOTS, metavar="PLOT",
-                        help=f"Plots to generate, any of: {', '.join(PLOTS)}.")
+    parser.add_argument("targets", nargs="+", metavar="NAME PLOT",
+                        help=f"The results folder's name, then the plots, any of: {', '.join(PLOTS)}. "
+                             "With --dataset, only plots.")
+    parser.add_argument("--dataset", choices=PROCEDURAL, default=None,
+                        help=f"Figures of this dataset alone, no model ({', '.join(DATASET_PLOTS)}, all), "
+                             "written to results/dataset_<dataset>/.")
+    parser.add_argument("--xysquares-spacing", type=positive(int), default=8,
+                        help="Grid spacing of xysquares with --dataset.")
+    parser.add_argument("--n-bases", type=positive(int), default=16,
+                        help="Traversals averaged per factor in the distance figures.")
+    parser.add_argument("--n-points", type=positive(int), default=10000,
+                        help="Images sampled for the per-latent table (latents).")
     parser.add_argument("-s", "--seed", type=seed_type, default=None, help="Random seed (`None`: stochastic).")
     parser.add_argument("-r", "--n-rows", type=positive(int), default=6, help="The number of rows to visualize.")
     parser.add_argument("-c", "--n-cols", type=positive(int), default=7, help="The number of columns to visualize.")
@@ -33,12 +58,30 @@ def parse_arguments(argv):
                         help="The scale factor with which to upsample the image.")
     parser.add_argument("--is-show-loss", action="store_true", help="Displays each latent's KL on the figures.")
     parser.add_argument("--is-posterior", action="store_true", help="Traverses the posterior instead of the prior.")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.dataset is None:
+        try:
+            args.name, args.plots = run_name(args.targets[0]), args.targets[1:]
+        except argparse.ArgumentTypeError as err:
+            parser.error(f"argument NAME: {err}")
+        if not args.plots:
+            parser.error("name the plots to draw after the results folder, e.g. `all`")
+        allowed = MODEL_PLOTS + ["all"]
+    else:
+        args.name, args.plots = None, args.targets
+        allowed = DATASET_PLOTS + ["all"]
+    for plot in args.plots:
+        if plot not in allowed:
+            where = "with --dataset (a dataset alone)" if args.dataset else "for a trained model"
+            parser.error(f"argument PLOT: invalid choice: {plot!r} {where} (choose from {', '.join(allowed)})")
+    return args
 
 
 def main(argv=None):
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
     set_seed(args.seed)
+    if args.dataset is not None:
+        return dataset_figures(args)
     save_dir = os.path.join(RES_DIR, args.name)
     model, specs = load_model(save_dir, check_args=check_run_args)
     dataset = load_dataset_of_run(specs["args"])
@@ -48,21 +91,93 @@ def main(argv=None):
     viz = Visualizer(model, dataset, save_dir, n_rows=args.n_rows, n_cols=args.n_cols,
                      max_traversal=args.max_traversal, upsample=args.upsample_factor,
                      is_posterior=args.is_posterior, is_show_loss=args.is_show_loss, idcs=args.idcs, seed=args.seed)
-    plots = list(PLOT_FILES) if "all" in args.plots else list(dict.fromkeys(args.plots))
+    plots = MODEL_PLOTS if "all" in args.plots else list(dict.fromkeys(args.plots))
     for plot in plots:
+        path = os.path.join(save_dir, FACTOR_FILES[plot]) if plot in FACTOR_FILES else viz.path(plot)
         with phase(f"drawing {plot}"):
-            written = draw(plot, args, viz, save_dir)
+            written = draw(plot, args, viz, save_dir, path)
         if written:
-            keep(plot, os.path.basename(viz.path(plot)))
-            print(f"saved {viz.path(plot)}")
+            keep(plot, os.path.basename(path))
+            print(f"saved {path}")
     return 0
 
 
-def draw(plot, args, viz, save_dir):
+def dataset_figures(args):
+    """Figures of a procedural dataset alone: results/dataset_<name>/."""
+    kwargs = {"spacing": args.xysquares_spacing} if args.dataset == "xysquares" else {}
+    dataset = load_dataset(args.dataset, **kwargs)
+    save_dir = os.path.join(RES_DIR, f"dataset_{args.dataset}")
+    os.makedirs(save_dir, exist_ok=True)
+    plots = DATASET_PLOTS if "all" in args.plots else list(dict.fromkeys(args.plots))
+    for plot in plots:
+        if plot == "xysquares-spacing" and args.dataset != "xysquares":
+            if "all" in args.plots:
+                continue
+            raise CLIError("xysquares-spacing draws XYSquares: use --dataset xysquares")
+        path = os.path.join(save_dir, FACTOR_FILES[plot])
+        with phase(f"drawing {plot}"):
+            draw_factor_plot(plot, args, dataset, path)
+        keep(plot, os.path.basename(path))
+        print(f"saved {path}")
+    return 0
+
+
+def generator(args):
+    return torch.Generator().manual_seed(args.seed if args.seed is not None else torch.seed() % 2**31)
+
+
+def numpy_rng(args):
+    return np.random.default_rng(args.seed)
+
+
+def draw_factor_plot(plot, args, dataset, path, model=None):
+    """The figures of the ground truth; `model` adds its latent distances."""
+    from utils.distances import factor_distance_matrices
+    if plot == "factor-traversals":
+        save_png(factor_traversal_grid(dataset, args.n_cols, generator(args), args.upsample_factor), path)
+    elif plot in ("distances", "latent-distances"):
+        encode = None
+        if plot == "latent-distances":
+            from disvae.metrics import ModelRepresentation
+            representation = ModelRepresentation(model, dataset, next(model.parameters()).device)
+            encode = lambda indices: representation(indices)[0]  # noqa: E731
+        matrices = factor_distance_matrices(dataset, numpy_rng(args), args.n_bases, encode)
+        name = args.name or dataset_label(args, dataset)
+        plot_distance_matrices(matrices, path, f"{name}: distances along factor traversals "
+                                               f"(mean of {args.n_bases} per factor)")
+    elif plot == "xysquares-spacing":
+        plot_spacing_matrices(spacing_matrices(args, dataset.__class__), path)
+
+
+def dataset_label(args, dataset):
+    return f"{args.dataset} (spacing {dataset.spacing})" if args.dataset == "xysquares" else args.dataset
+
+
+def spacing_matrices(args, xysquares):
+    """{spacing: (ground truth, perceived)}, each the mean over XYSquares' six factors."""
+    from utils.distances import factor_distance_matrices
+    per_spacing = {}
+    for spacing in SPACINGS:
+        matrices = factor_distance_matrices(xysquares(spacing=spacing), numpy_rng(args), args.n_bases)
+        per_spacing[spacing] = tuple(np.mean([m[kind] for m in matrices.values()], 0)
+                                     for kind in ("ground_truth", "perceived"))
+    return per_spacing
+
+
+def draw(plot, args, viz, save_dir, path):
     """Write one plot, atomically (an interrupted plot leaves no partial file); False
     when `all` skips it for want of its input."""
-    if plot == "loss-curves":
-        plot_loss_curves(save_dir, viz.path(plot))
+    if plot in NEEDS_FACTORS and not getattr(viz.dataset, "has_factors", False):
+        if "all" in args.plots:
+            print(f"skipped {plot}: the dataset has no ground-truth factors")
+            return False
+        raise CLIError(f"{plot} needs a dataset with ground-truth factors")
+    if plot == "latents":
+        write_latent_table(args, viz, path)
+    elif plot in FACTOR_FILES:
+        draw_factor_plot(plot, args, viz.dataset, path, viz.model)
+    elif plot == "loss-curves":
+        plot_loss_curves(save_dir, path)
     elif plot == "metrics":
         metrics_file = os.path.join(save_dir, "metrics.log")
         if not os.path.exists(metrics_file):
@@ -70,10 +185,19 @@ def draw(plot, args, viz, save_dir):
                 print(f"skipped metrics: no {metrics_file} (train or evaluate with --is-metrics)")
                 return False
             raise CLIError(f"no {metrics_file}; run `python main.py {args.name} --is-eval-only --is-metrics`")
-        plot_metrics(metrics_file, viz.path(plot))
+        plot_metrics(metrics_file, path)
     else:
         getattr(viz, plot.replace("-", "_"))()
     return True
+
+
+def write_latent_table(args, viz, path):
+    from disvae.metrics import ModelRepresentation
+    from disvae.metrics.latents import format_table, latent_table, table_csv
+    representation = ModelRepresentation(viz.model, viz.dataset, viz.device)
+    rows = latent_table(representation, viz.dataset, numpy_rng(args), args.n_points)
+    print(format_table(rows))
+    atomic_write_text(path, table_csv(rows))
 
 
 if __name__ == "__main__":

@@ -20,11 +20,14 @@ def trained(tmp_path_factory):
 
 def test_all_plots_written_and_not_blank(trained):
     assert main_viz.main(["viz", "all", "-s", "1", "-r", "3", "-c", "4", "--is-show-loss"]) == 0
-    for plot, filename in PLOT_FILES.items():
+    figures = dict(PLOT_FILES, **{p: main_viz.FACTOR_FILES[p] for p in main_viz.MODEL_PLOTS
+                                  if p in main_viz.FACTOR_FILES and p != "latents"})
+    for plot, filename in figures.items():
         path = trained / filename
         assert path.exists() and path.stat().st_size > 1000, plot
         image = iio.imread(path, index=0)
         assert image.std() > 1, plot  # not a blank canvas
+    assert len((trained / "latents.csv").read_text().splitlines()) == 1 + 4  # header, one row per latent
 
 
 def test_gif_has_one_frame_per_traversal_step(trained):

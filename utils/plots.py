@@ -106,3 +106,49 @@ def plot_metrics(log_path, out_path):
     ax.set_title("disentanglement metrics")
     fig.tight_layout()
     save_figure(fig, out_path)
+
+
+DISTANCE_TITLES = {"ground_truth": "ground truth (L1)", "perceived": "perceived (pixel MSE)",
+                   "latent": "latent (L2 of means)"}
+DISTANCE_COLOURS = {"ground_truth": "Blues", "perceived": "Purples", "latent": "Greens"}
+
+
+def plot_distance_matrices(matrices, out_path, title):
+    """One row per factor, one column per kind of distance ({factor: {kind: (T, T)}} of
+    utils.distances.factor_distance_matrices); the perceived and latent panels give their
+    Spearman rank correlation with the ground truth."""
+    from utils.distances import rank_correlation
+    kinds = [k for k in DISTANCE_TITLES if k in next(iter(matrices.values()))]
+    fig, axes = plt.subplots(len(matrices), len(kinds), figsize=(2.6 * len(kinds), 2.4 * len(matrices)),
+                             squeeze=False)
+    for row, (factor, entry) in zip(axes, matrices.items()):
+        for ax, kind in zip(row, kinds):
+            ax.imshow(entry[kind], cmap=DISTANCE_COLOURS[kind], interpolation="nearest")
+            label = DISTANCE_TITLES[kind]
+            if kind != "ground_truth":
+                label += f"\nrank corr. {rank_correlation(entry['ground_truth'], entry[kind]):.2f}"
+            ax.set_title(label, fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        row[0].set_ylabel(factor)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, out_path)
+
+
+def plot_spacing_matrices(per_spacing, out_path):
+    """XYSquares at several spacings ({spacing: (ground truth, perceived), each averaged
+    over the six factors}): ground truth on top, perceived distances below."""
+    fig, axes = plt.subplots(2, len(per_spacing), figsize=(1.9 * len(per_spacing), 4.2), squeeze=False)
+    for column, (spacing, (truth, perceived)) in enumerate(per_spacing.items()):
+        for row, (matrix, kind) in enumerate(((truth, "ground_truth"), (perceived, "perceived"))):
+            ax = axes[row, column]
+            ax.imshow(matrix, cmap=DISTANCE_COLOURS[kind], interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0, column].set_title(f"spacing {spacing}", fontsize=9)
+    axes[0, 0].set_ylabel("ground truth (L1)", fontsize=8)
+    axes[1, 0].set_ylabel("perceived (MSE)", fontsize=8)
+    fig.suptitle("XYSquares: grid spacing and perceived distances along factor traversals", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, out_path)

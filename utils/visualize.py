@@ -56,6 +56,27 @@ def add_row_labels(array, labels, row_height, padding=2):
     return np.asarray(image)
 
 
+def factor_traversal_grid(dataset, n_cols, generator=None, upsample=1):
+    """One row per factor with more than one class: the factor swept over `n_cols`
+    evenly spaced classes (all of them when it has fewer; blank cells after), the other
+    factors fixed at one random base point. Returns (H, W, 3) uint8 with factor labels."""
+    sizes = dataset.lat_sizes
+    base = dataset.sample_classes(1, generator)[0]
+    rows, labels = [], []
+    for k, size in enumerate(sizes):
+        if size < 2:
+            continue
+        classes = base.repeat(n_cols, 1)
+        values = np.unique(np.linspace(0, size - 1, min(n_cols, size)).round().astype(np.int64))
+        classes[:len(values), k] = torch.from_numpy(values)
+        images = dataset.get_batch(dataset.classes_to_index(classes)).cpu()
+        images[len(values):] = 1.0  # blank cells
+        rows.append(images)
+        labels.append(dataset.lat_names[k])
+    grid = image_grid(torch.cat(rows), n_cols, upsample=upsample)
+    return add_row_labels(grid, labels, dataset.img_size[1] * upsample)
+
+
 def save_png(array, path):
     atomic_write(path, lambda f: Image.fromarray(array).save(f, format="PNG"))
 

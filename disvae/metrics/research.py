@@ -15,8 +15,9 @@ combined over factors by a geometric mean; those are the `*_normalised` keys, so
 numbers can be compared with either.
 """
 import numpy as np
-import torch
 from scipy.stats import spearmanr
+
+from utils.distances import traversal_indices
 
 
 def traversal_ratios(codes):
@@ -55,10 +56,7 @@ def research_metrics(representation, dataset, rng, n_bases=64):
     sizes = np.array(dataset.lat_sizes)
     per_factor, normalised = {}, []
     for k in np.flatnonzero(sizes > 1):
-        base = (rng.random((n_bases, len(sizes))) * sizes).astype(np.int64)
-        classes = np.repeat(base[:, None], sizes[k], 1)  # (n_bases, size_k, F)
-        classes[:, :, k] = np.arange(sizes[k])
-        indices = dataset.classes_to_index(torch.from_numpy(classes)).numpy()
+        indices = traversal_indices(dataset, k, n_bases, rng)  # (n_bases, size_k)
         codes = representation(indices.reshape(-1))[0].reshape(n_bases, sizes[k], -1).astype(np.float64)
         ratios = np.array([traversal_ratios(c) for c in codes])
         if np.isfinite(ratios).any():
