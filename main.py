@@ -30,13 +30,14 @@ from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted
 from utils.cli import (CLIError, training_dtype, OneLineParser, default_threads, get_device, keep, non_negative, phase, positive,
                        run_cli, run_lock, run_name, seed_type, set_seed, setup_logger, unit_interval)
 from utils.config import experiment_names, experiment_values, read_config
-from utils.datasets import DATASETS, TRIPLET_MODES, BatchLoader, load_dataset_of_run
+from utils.datasets import DATASETS, MASK_MODES, TRIPLET_MODES, BatchLoader, load_dataset_of_run
 
 RES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 LOG_LEVELS = ["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"]
 INI_RENAMES = {"model": "model_type"}  # ini key -> argparse dest
 INI_KEYS = {dest: key for key, dest in INI_RENAMES.items()}
 PRECISIONS = ("auto", "fp32", "bf16")
+MASK_DEFAULTS = dict(mask_mode="bg", mask_strength=1.0, mask_root=None)
 NOT_SAVED = ("typed", "shipped_note")  # parse-time notes, not run parameters
 SHIPPED_MARK = "PRETRAINED.md"  # in the results folders shipped with the toolkit
 EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "recompute_metrics", "no_test", "eval_batchsize")  # typed ones apply to old runs
@@ -81,6 +82,7 @@ def build_parser(defaults, experiments):
                           help="Channels of `imagefolder` images (default: inferred).")
     training.add_argument("--xysquares-spacing", type=positive(int), default=d("xysquares_spacing"),
                           help="Grid spacing of xysquares (< 8 makes squares overlap).")
+    add_mask_options(training, d)
     training.add_argument("-x", "--experiment", choices=experiments, default=d("experiment"),
                           help="Predefined experiment of hyperparam.ini; sets the other arguments "
                                "unless they are typed.")
@@ -185,8 +187,19 @@ def build_parser(defaults, experiments):
 
 
 EXTRA_DEFAULTS = dict(name=None, threads=None, checkpoint_steps=0, checkpoint_minutes=10.0, log_every=100, data_root=None, channels=None, xysquares_spacing=8,
-                      max_steps=None, max_minutes=None, resume=False, archive=False, bf16=False, precision="fp32", metrics=None,
+                      **MASK_DEFAULTS, max_steps=None, max_minutes=None, resume=False, archive=False, bf16=False, precision="fp32", metrics=None,
                       metrics_samples=None, recompute_metrics=False)
+
+
+def add_mask_options(group, d=lambda key: MASK_DEFAULTS[key]):
+    """dsprites_masked's options (main.py and main_viz.py --dataset)."""
+    group.add_argument("--mask-mode", choices=MASK_MODES, default=d("mask_mode"),
+                       help="dsprites_masked: texture in the sprite (fg) or in the background (bg).")
+    group.add_argument("--mask-strength", type=unit_interval, default=d("mask_strength"),
+                       help="dsprites_masked: texture strength in [0, 1] (0 is dSprites).")
+    group.add_argument("--mask-root", default=d("mask_root"),
+                       help="dsprites_masked: folder of natural images for the textures (default: "
+                            "data/tiny-imagenet/), or `noise` for procedural noise (offline).")
 
 
 def parse_arguments(argv):

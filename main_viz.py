@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from disvae.modelio import load_model
-from main import check_run_args
+from main import add_mask_options, check_run_args
 from utils.cli import CLIError, OneLineParser, non_negative, positive, keep, phase, run_cli, run_name, seed_type, set_seed
-from utils.datasets import PROCEDURAL, load_dataset, load_dataset_of_run
+from utils.datasets import PROCEDURAL, load_dataset_of_run
 from utils.io import atomic_write_text
 from utils.plots import plot_distance_matrices, plot_loss_curves, plot_metrics, plot_spacing_matrices
 from utils.visualize import PLOT_FILES, Visualizer, factor_traversal_grid, save_png
@@ -43,6 +43,7 @@ def parse_arguments(argv):
                              "written to results/dataset_<dataset>/.")
     parser.add_argument("--xysquares-spacing", type=positive(int), default=8,
                         help="Grid spacing of xysquares with --dataset.")
+    add_mask_options(parser)
     parser.add_argument("--n-bases", type=positive(int), default=16,
                         help="Traversals averaged per factor in the distance figures.")
     parser.add_argument("--n-points", type=positive(int), default=10000,
@@ -104,8 +105,9 @@ def main(argv=None):
 
 def dataset_figures(args):
     """Figures of a procedural dataset alone: results/dataset_<name>/."""
-    kwargs = {"spacing": args.xysquares_spacing} if args.dataset == "xysquares" else {}
-    dataset = load_dataset(args.dataset, **kwargs)
+    dataset = load_dataset_of_run({"dataset": args.dataset, "xysquares_spacing": args.xysquares_spacing,
+                                   "mask_mode": args.mask_mode, "mask_strength": args.mask_strength,
+                                   "mask_root": args.mask_root})
     save_dir = os.path.join(RES_DIR, f"dataset_{args.dataset}")
     os.makedirs(save_dir, exist_ok=True)
     plots = DATASET_PLOTS if "all" in args.plots else list(dict.fromkeys(args.plots))

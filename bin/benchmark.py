@@ -73,7 +73,7 @@ def bench_eval(args, device):
 
 
 def bench_data(name, batch_size, device, n=200):
-    dataset = load_dataset(name, device=device)
+    dataset = load_dataset(name, device=device, **({"mask_root": "noise"} if name == "dsprites_masked" else {}))
     generator = torch.Generator().manual_seed(0)
     dataset.get_batch(torch.randint(0, len(dataset), (batch_size,), generator=generator))
     sync(device)

@@ -241,7 +241,78 @@ def test_imagefolder_infers_channels(tmp_path):
 
 
 def test_registry_lists_every_dataset():
-    assert set(PROCEDURAL + ["mnist", "fashion", "celeba", "chairs", "imagefolder"]) == set(DATASETS)
+    assert set(PROCEDURAL + ["dsprites_color", "dsprites_masked", "mnist", "fashion", "celeba", "chairs",
+                             "imagefolder"]) == set(DATASETS)
     assert get_dataset("dsprites") is DSprites
     with pytest.raises(ValueError):
         get_dataset("nope")
+
+
+# dSprites variants (issue 11)
+SOME = torch.tensor([0, 1, 5000, 123456, 737279])
+
+
+def dsprites_masks(indices):
+    return load_dataset("dsprites").get_batch(indices).expand(-1, 3, -1, -1)
+
+
+def test_color_dsprites_colours_the_sprite_only():
+    ds = load_dataset("dsprites_color")
+    images, masks = ds.get_batch(SOME), dsprites_masks(SOME)
+    assert images.shape == (5, 3, 64, 64) and ds.lat_sizes == DSprites.lat_sizes
+    assert (images[masks == 0] == 0).all()
+    colours = images.amax((2, 3))  # each channel is the sprite's colour on its pixels
+    assert torch.equal(images, masks * colours.view(5, 3, 1, 1))
+    assert (colours >= 0.5).all() and (colours <= 1).all() and len(set(map(tuple, colours.tolist()))) == 5
+    assert torch.equal(ds.get_batch(SOME[2:3])[0], images[2])  # a function of the index alone
+
+
+@pytest.mark.parametrize("mode", ["fg", "bg"])
+def test_masked_dsprites_at_strength_0_is_dsprites(mode):
+    ds = load_dataset("dsprites_masked", mask_root="noise", mask_mode=mode, mask_strength=0.0)
+    assert torch.equal(ds.get_batch(SOME), dsprites_masks(SOME))
+
+
+def test_masked_dsprites_noise_background_is_noisy_dsprites():
+    """bg at strength 1 with noise: sprite pixels white, background the index's noise
+    (disentanglement_lib's noisy-dSprites: min(sprite + noise, 1)); deterministic."""
+    ds = load_dataset("dsprites_masked", mask_root="noise", mask_mode="bg", mask_strength=1.0)
+    images, masks = ds.get_batch(SOME), dsprites_masks(SOME)
+    noise = ds.texture(SOME)
+    assert torch.allclose(images, torch.clamp(masks + noise, max=1))
+    assert torch.equal(ds.get_batch(SOME.flip(0)), images.flip(0))
+    background = images[masks == 0]
+    assert abs(background.mean().item() - 0.5) < 0.01 and abs(background.var().item() - 1 / 12) < 0.005
+    assert not torch.equal(noise[0], noise[1])
+
+
+def test_masked_dsprites_foreground_textures_from_a_folder(tmp_path):
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    for i, colour in enumerate(colours):
+        Image.new("RGB", (80, 64), colour).save(tmp_path / f"t{i}.png")
+    ds = load_dataset("dsprites_masked", mask_root=str(tmp_path), mask_mode="fg", mask_strength=0.5)
+    images, masks = ds.get_batch(SOME), dsprites_masks(SOME)
+    assert (images[masks == 0] == 0).all()
+    for image, mask in zip(images, masks):
+        sprite = image[:, mask[0] > 0]  # (3, n_sprite_pixels)
+        colour = sprite[:, 0]
+        assert (sprite == colour[:, None]).all()
+        assert any(torch.allclose(colour, 0.5 + 0.5 * torch.tensor(c) / 255) for c in colours)
+
+
+def test_masked_dsprites_without_textures_gives_the_offline_message(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as err:
+        load_dataset("dsprites_masked", mask_root=str(tmp_path / "tiny-imagenet"))
+    message = str(err.value)
+    assert "--mask-root noise" in message and "tiny-imagenet" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("name", ["dsprites_color", "dsprites_masked"])
+def test_variants_train_with_triplets_and_metrics(results_dir, name):
+    import json
+    import main
+    assert main.main(["v", "-d", name, "--mask-root", "noise", "-l", "adatvae", "-e", "1", "--max-steps", "2",
+                      "-b", "8", "-z", "4", "--no-test", "--no-progress-bar", "-L", "warning", "--is-metrics",
+                      "--metrics", "mig", "research", "--metrics-samples", "300"]) == 0
+    metrics = json.loads((results_dir / "v" / "metrics.log").read_text())
+    assert 0 <= metrics["mig"] <= 1 and set(metrics["mig_sampled_per_factor"]) == set(DSprites.lat_names)

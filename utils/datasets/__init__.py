@@ -7,12 +7,15 @@ import os
 
 from utils.datasets.base import GroundTruthDataset, ImageDataset, TensorImageDataset, TRIPLET_MODES
 from utils.datasets.dsprites import DSprites
+from utils.datasets.dsprites_variants import MASK_MODES, DSpritesColor, DSpritesMasked
 from utils.datasets.files import CelebA, Chairs, DatasetNotFoundError, FashionMNIST, ImageFolder, MNIST
 from utils.datasets.loaders import BatchLoader
 from utils.datasets.synthetic import XYObject, XYObjectShaded, XYSquares
 
 DATASETS = {
     "dsprites": DSprites,
+    "dsprites_color": DSpritesColor,
+    "dsprites_masked": DSpritesMasked,
     "xyobject": XYObject,
     "xyobject_shaded": XYObjectShaded,
     "xysquares": XYSquares,
@@ -34,8 +37,11 @@ def get_dataset(name):
         raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}") from None
 
 
+DATA_FOLDERS = {"dsprites_color": "dsprites", "dsprites_masked": "dsprites"}  # variants read dSprites' file
+
+
 def default_root(name):
-    return os.path.join(DATA_DIR, name)
+    return os.path.join(DATA_DIR, DATA_FOLDERS.get(name, name))
 
 
 def load_dataset(name, root=None, **kwargs):
@@ -55,6 +61,9 @@ def load_dataset_of_run(run_args, device="cpu"):
         kwargs["spacing"] = run_args.get("xysquares_spacing", 8)
     if name == "imagefolder":
         kwargs["channels"] = run_args.get("channels")
+    if name == "dsprites_masked":
+        kwargs.update(mask_mode=run_args.get("mask_mode", "bg"), mask_strength=run_args.get("mask_strength", 1.0),
+                      mask_root=run_args.get("mask_root") or os.path.join(DATA_DIR, "tiny-imagenet"))
     if name in PROCEDURAL:
         kwargs["device"] = device  # rendered on the training device
     return load_dataset(name, run_args.get("data_root"), **kwargs)
@@ -64,6 +73,6 @@ def get_img_size(name):
     return get_dataset(name).img_size
 
 
-__all__ = ["DATASETS", "PROCEDURAL", "BatchLoader", "DatasetNotFoundError", "GroundTruthDataset", "ImageDataset",
+__all__ = ["DATASETS", "MASK_MODES", "PROCEDURAL", "BatchLoader", "DatasetNotFoundError", "GroundTruthDataset", "ImageDataset",
            "TensorImageDataset", "TRIPLET_MODES", "get_dataset", "get_img_size", "load_dataset",
            "load_dataset_of_run"]

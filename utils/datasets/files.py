@@ -40,10 +40,10 @@ def unreadable(path, what, err):
                             f"{' '.join(str(err).split())[:150]}); replace or remove it")
 
 
-def not_found(name, root, expected, url):
+def not_found(name, root, expected, url, option="--data-root"):
     return DatasetNotFoundError(
         f"dataset '{name}' not found: looked in {os.path.abspath(root)} for {expected}. "
-        f"This toolkit never downloads; place the files there (or pass --data-root PATH to use "
+        f"This toolkit never downloads; place the files there (or pass {option} PATH to use "
         f"another folder). With internet access you can get them from {url}.")
 
 
