@@ -3,6 +3,7 @@
 step), data time per batch per dataset, evaluation (encoding) images/s, peak RSS.
 
     python bin/benchmark.py [--losses betaB btcvae] [--batch-size 64] [--steps 60] [--bf16] [--device cuda]
+    python bin/benchmark.py --metrics-of btcvae_dsprites     # every metric on full dSprites, timed
 
 It applies main.py's allocator setting itself (utils/allocator.py), so GLIBC_TUNABLES
 makes no difference to either.
@@ -72,6 +73,25 @@ def bench_eval(args, device):
     return len(indices) / (time.perf_counter() - start)
 
 
+def bench_metrics(name, device):
+    """Every metric family at its standard sample counts on the model of results/<name>/
+    (nothing is written): (seconds per family, images encoded, total seconds)."""
+    from disvae.evaluate import family_rng
+    from disvae.metrics import METRICS, ModelRepresentation, compute_metrics
+    from disvae.modelio import load_model
+    from main import RES_DIR, check_run_args
+    from utils.datasets import load_dataset_of_run
+    model, specs = load_model(os.path.join(RES_DIR, name), device=device, check_args=check_run_args)
+    dataset = load_dataset_of_run(specs["args"], device)
+    representation = ModelRepresentation(model, dataset, device)
+    start, seconds = time.perf_counter(), {}
+    for family in METRICS:
+        seconds.update(compute_metrics(representation, dataset, family_rng(0, family), [family])["seconds"])
+        print(f"  {family:<10}{seconds[family]:>8.1f} s   (images encoded so far: {representation.n_encoded:,})",
+              flush=True)
+    return seconds, representation.n_encoded, time.perf_counter() - start
+
+
 def bench_data(name, batch_size, device, n=200):
     dataset = load_dataset(name, device=device, **({"mask_root": "noise"} if name == "dsprites_masked" else {}))
     generator = torch.Generator().manual_seed(0)
@@ -98,8 +118,17 @@ def main():
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (as main.py --bf16)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--metrics-of", metavar="NAME", default=None,
+                        help="only time every metric family on the model of results/NAME/ (standard counts)")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.metrics_of:
+        print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {device}, "
+              f"metrics of results/{args.metrics_of}/ at the standard sample counts")
+        seconds, n_encoded, total = bench_metrics(args.metrics_of, device)
+        print(f"all metrics: {total:.0f} s ({total / 60:.1f} min), {n_encoded:,} images encoded; "
+              f"peak RSS {peak_rss_mb():.0f} MB")
+        return
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {device}, "
           f"batch {args.batch_size}, dataset {args.dataset}, bf16 {args.bf16}")
     print(f"{'loss':<10}{'train img/s':>12}{'ms/step':>10}")
