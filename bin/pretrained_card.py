@@ -1,0 +1,103 @@
+#!/usr/bin/env python
+"""Write results/<name>/PRETRAINED.md for a model shipped with disvae: how it was trained
+(the command, rebuilt from its specs.json against its experiment's defaults; steps, time
+and images/s from train_steps.csv), its metrics, and how to use it. A folder with this
+file is never trained over: `python main.py -x <experiment>` then writes my_<experiment>.
+
+    python bin/pretrained_card.py NAME [NAME ...] [--budget "8 minutes, 1 CPU thread"]
+"""
+import argparse
+import csv
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from main import RES_DIR, SHIPPED_MARK, parse_arguments  # noqa: E402
+from utils.io import atomic_write_text  # noqa: E402
+
+# parameters that do not change what is trained
+NOT_TRAINING = {"name", "no_progress_bar", "no_test", "log_level", "resume", "archive", "is_eval_only", "is_metrics",
+                "metrics", "metrics_samples", "recompute_metrics", "eval_batchsize", "threads", "no_cuda", "typed",
+                "shipped_note", "checkpoint_every", "checkpoint_steps", "checkpoint_minutes", "log_every"}
+METRIC_ROWS = [("mig", "MIG (sampled)"), ("mig_histogram", "MIG (histogram)"), ("aam", "AAM"),
+               ("dci_disentanglement", "DCI disentanglement"), ("dci_completeness", "DCI completeness"),
+               ("dci_informativeness", "DCI informativeness"), ("sap", "SAP"),
+               ("factor_vae_score", "FactorVAE score"), ("beta_vae_score", "BetaVAE score"),
+               ("gt_correlation", "ground-truth correlation"), ("linearity_ratio", "linearity ratio"),
+               ("axis_alignment_ratio", "axis-alignment ratio"),
+               ("linearity_ratio_normalised", "linearity ratio (disent, normalised)"),
+               ("axis_alignment_ratio_normalised", "axis-alignment ratio (disent, normalised)")]
+
+
+def flag(key, value):
+    name = "--" + key.replace("_", "-")
+    if isinstance(value, bool):
+        return name if value else ""
+    return f"{name} {' '.join(map(str, value)) if isinstance(value, list) else value}"
+
+
+def training_command(name, run_args):
+    """`python main.py NAME -x EXP` plus every training parameter that differs from EXP."""
+    experiment = run_args.get("experiment", "custom")
+    defaults = vars(parse_arguments(["-x", experiment] if experiment != "custom" else []))
+    flags = [flag(k, v) for k, v in sorted(run_args.items())
+             if k not in NOT_TRAINING and k != "experiment" and defaults.get(k) != v]
+    return " ".join(["python main.py", name] + (["-x", experiment] if experiment != "custom" else []) +
+                    [f for f in flags if f])
+
+
+def last_step_row(folder):
+    with open(os.path.join(folder, "train_steps.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    return rows[-1]
+
+
+def card(name, budget):
+    folder = os.path.join(RES_DIR, name)
+    with open(os.path.join(folder, "specs.json")) as f:
+        specs = json.load(f)
+    with open(os.path.join(folder, "metrics.log")) as f:
+        metrics = json.load(f)
+    run_args, row = specs["args"], last_step_row(folder)
+    steps, seconds = specs["global_step"], float(row["wall_time_s"])
+    images = steps * run_args["batch_size"]
+    lines = [f"# {name}: pretrained {specs['loss']} on {specs['dataset']}", "",
+             "Shipped with disvae so that its plots and metrics can be seen without training. "
+             f"`python main.py -x {run_args.get('experiment', name)}` trains your own into "
+             f"`results/my_{name}/` and never touches this folder.", "",
+             "## Training", "",
+             f"- Budget: {budget}; stopped by `--max-minutes`/`--max-steps` after {steps:,} steps "
+             f"({images:,} images, {images / specs['n_data']:.2f} epochs, {seconds / 60:.1f} min of training, "
+             f"{images / seconds:.0f} img/s).",
+             f"- Model: {specs['model_type']}, {specs['latent_dim']} latents; seed {run_args['seed']}; "
+             f"torch {specs['versions']['torch']}.",
+             "- Schedules that depend on the run length were scaled to the budget by `bin/plan_budget.py` "
+             "(see `--reg-anneal` below).",
+             "- Command:", "", "```bash", training_command(name, run_args), "```", "",
+             "## Metrics", "",
+             f"Standard sample counts (`python main.py {name} --is-eval-only --is-metrics`), seed "
+             f"{metrics.get('seed')}; `metrics.log` has every key, per-factor values and the seconds.", "",
+             "| metric | value |", "| --- | --- |"]
+    lines += [f"| {label} | {metrics[key]:.3f} |" for key, label in METRIC_ROWS if key in metrics]
+    lines += ["", "## Use", "", "```bash",
+              f"python main_viz.py {name} all -s 1          # every plot and GIF",
+              f"python main_viz.py {name} latents           # what each latent encodes",
+              f"python main.py {name} --is-eval-only --is-metrics   # recomputes nothing: metrics.log matches "
+              "these weights", "```", ""]
+    atomic_write_text(os.path.join(folder, SHIPPED_MARK), "\n".join(lines))
+    return os.path.join(folder, SHIPPED_MARK)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="+")
+    parser.add_argument("--budget", default="8 minutes of training on one CPU thread (2-core machine, 2 runs at once)")
+    args = parser.parse_args()
+    for name in args.names:
+        print("wrote", card(name, args.budget))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The pretrained models shipped in results/ (issue 12): each loads safely, its files
+are the ones its PRETRAINED.md and the README gallery promise, its metrics.log agrees
+with the model's weights, and `main_viz.py NAME all` succeeds on it (on a copy, so the
+shipped files are not touched)."""
+import json
+import os
+import shutil
+
+import pytest
+
+import main
+import main_viz
+from disvae.evaluate import weights_checksum
+from disvae.modelio import load_model
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "results")
+SHIPPED = ["VAE_dsprites", "betaH_dsprites", "betaB_dsprites", "factor_dsprites", "btcvae_dsprites",
+           "adatvae_dsprites", "adatvae_xyobject", "adatvae_xysquares"]
+FILES = ["model.pt", "specs.json", "train_losses.log", "train_steps.csv", "metrics.log", "training.gif",
+         "posterior_traversals.gif", "traversals.png", "loss_curves.png", main.SHIPPED_MARK]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_loads_and_matches_its_metrics(name):
+    folder = os.path.join(RESULTS, name)
+    missing = [f for f in FILES if not os.path.exists(os.path.join(folder, f))]
+    assert not missing, f"{name} lacks {missing}"
+    assert not [f for f in os.listdir(folder) if f.startswith("model-") or f == "checkpoint.json"]  # no checkpoints
+    assert sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)) < 8e6
+    model, specs = load_model(folder, check_args=main.check_run_args)
+    assert specs["status"] == "done" and specs["global_step"] > 0
+    assert f"{specs['global_step']:,} steps" in open(os.path.join(folder, main.SHIPPED_MARK)).read()
+    metrics = json.loads(open(os.path.join(folder, "metrics.log")).read())
+    digest = weights_checksum(model)
+    assert {record["weights_sha256"] for record in metrics["families"].values()} == {digest}
+    assert {"mig", "dci_disentanglement", "sap", "factor_vae_score", "beta_vae_score",
+            "linearity_ratio_normalised"} <= set(metrics)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_main_viz_all_on_a_shipped_model(results_dir, name):
+    shutil.copytree(os.path.join(RESULTS, name), results_dir / name)
+    for plot in ("posterior_traversals.gif", "traversals.png", "loss_curves.png"):
+        (results_dir / name / plot).unlink()
+    assert main_viz.main([name, "all", "-s", "1", "-r", "2", "-c", "3", "--n-bases", "2", "--n-points", "500"]) == 0
+    written = set(os.listdir(results_dir / name))
+    expected = {"samples.png", "data_samples.png", "reconstruct.png", "traversals.png", "reconstruct_traverse.png",
+                "posterior_traversals.gif", "loss_curves.png", "metrics.png", "factor_traversals.png",
+                "distances.png", "latent_distances.png", "latents.csv"}
+    assert expected <= written, expected - written
