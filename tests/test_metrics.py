@@ -161,3 +161,22 @@ def test_normalised_ratio_keys(scores):
     assert s["linearity_ratio_normalised"] == pytest.approx(1.0) and s["axis_alignment_ratio_normalised"] == \
         pytest.approx(1.0)
     assert scores["noise"]["axis_alignment_ratio_normalised"] < 0.3
+
+
+@pytest.mark.parametrize("model_type", ["Burgess", "Higgins"])
+def test_model_representation_equals_the_plain_encoder(model_type):
+    """The metrics' encoder (a channels-last copy on the CPU) gives the model's own
+    posterior, to float32 rounding, and leaves the model as it was."""
+    import torch
+    from disvae.metrics import ModelRepresentation
+    from disvae.models import build_model
+    from utils.datasets import load_dataset
+    dataset = load_dataset("xyobject")
+    torch.manual_seed(0)
+    model = build_model(model_type, dataset.img_size, 6).eval()
+    indices = np.array([3, 70000, 12, 4096])
+    mean, logvar = ModelRepresentation(model, dataset, batch_size=3)(indices)
+    with torch.no_grad():
+        expected_mean, expected_logvar = model.encoder(dataset.get_batch(torch.from_numpy(indices)))
+    assert np.allclose(mean, expected_mean.numpy(), atol=1e-6) and np.allclose(logvar, expected_logvar.numpy(), atol=1e-6)
+    assert all(p.is_contiguous() for p in model.parameters())

