@@ -28,7 +28,7 @@ STEPS_PER_MINUTE = {"VAE": 600, "betaH": 600, "betaB": 600, "factor": 450, "btcv
 BUDGET_OVERRIDES = {"adatvae": {"batch_size": 64, "lr": 5e-4}}
 
 
-def plan(experiment, minutes, seed_offset, rate_scale=1.0, metrics_samples=None):
+def plan(experiment, minutes, seed_offset, rate_scale=1.0, metrics_samples=None, prefix=""):
     """(command words, run name, message) for one run."""
     args = parse_arguments(["-x", experiment])
     overrides = dict(BUDGET_OVERRIDES.get(args.loss, {}))
@@ -45,7 +45,7 @@ def plan(experiment, minutes, seed_offset, rate_scale=1.0, metrics_samples=None)
         notes.append(f"schedule over --max-steps {steps}; batch 64, lr 5e-4 instead of {args.batch_size}, "
                      f"{args.lr:g}")
     seed = args.seed + seed_offset
-    name = experiment if seed_offset == 0 else f"{experiment}_seed{seed}"
+    name = prefix + (experiment if seed_offset == 0 else f"{experiment}_seed{seed}")
     words = ["python", "main.py", name, "-x", experiment, "--seed", str(seed), "--max-minutes", f"{minutes:g}",
              "--is-metrics", "--no-test", "--no-progress-bar"]
     if metrics_samples:
@@ -64,12 +64,14 @@ def main(argv=None):
                         help="multiply the one-thread steps/minute by this (faster machines, more threads)")
     parser.add_argument("--metrics-samples", type=int, default=None,
                         help="cap every metric at about this many points (quick checks; default: standard)")
+    parser.add_argument("--prefix", default="", help="run names start with this (bin/reproduce.sh: repro_)")
     args = parser.parse_args(argv)
     if args.minutes <= 0 or args.seeds < 1 or args.rate_scale <= 0:
         parser.error("--minutes, --seeds and --rate-scale must be positive")
     for offset in range(args.seeds):
         for experiment in args.experiments:
-            words, _, message = plan(experiment, args.minutes, offset, args.rate_scale, args.metrics_samples)
+            words, _, message = plan(experiment, args.minutes, offset, args.rate_scale, args.metrics_samples,
+                                      args.prefix)
             print(message, file=sys.stderr)
             print(" ".join(words))
 

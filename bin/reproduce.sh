@@ -4,16 +4,19 @@
 # results/summary.md with results/summary_seeds.png (each metric per loss, one point per seed).
 #
 # Usage: bin/reproduce.sh [-j N] [--minutes M] [--seeds S] [--experiments "A B ..."] [--metrics-samples K]
+#                         [--prefix P]
 #   -j N         N runs at once (the cores are split among them; default 1)
 #   --minutes M  training budget of each run (default 10)
 #   --seeds S    runs per experiment: seed of hyperparam.ini, then +1, +2, ... (default 1)
 #   --experiments the experiments to run (default: the six dSprites losses, adatvae_xyobject, adatvae_xysquares)
 #   --metrics-samples K  cap every metric at about K points (quick checks; default: standard counts)
-# The first seed's runs are results/<experiment>/, the others results/<experiment>_seed<k>/.
+#   --prefix P   run names start with P (default repro_, beside the shipped results/<experiment>/)
+# The first seed's runs are results/P<experiment>/, the others results/P<experiment>_seed<k>/;
+# the summary (those runs only) is results/Psummary.md and results/Psummary_seeds.png.
 # Schedules that depend on the run length are scaled to the budget (bin/plan_budget.py
 # prints how). Existing results folders are kept: their runs are skipped.
 set -u
-MINUTES=10 SEEDS=1 J=1 EXPERIMENTS="" SAMPLES=""
+MINUTES=10 SEEDS=1 J=1 EXPERIMENTS="" SAMPLES="" PREFIX=repro_
 while [ $# -gt 0 ]; do
     case $1 in
         -j) J=${2:?-j needs a number}; shift 2 ;;
@@ -21,14 +24,16 @@ while [ $# -gt 0 ]; do
         --seeds) SEEDS=${2:?--seeds needs a number}; shift 2 ;;
         --experiments) EXPERIMENTS=${2:?--experiments needs names}; shift 2 ;;
         --metrics-samples) SAMPLES=${2:?--metrics-samples needs a number}; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        --prefix) PREFIX=${2?--prefix needs a value}; shift 2 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "$0: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
 set -- -j "$J"
 . "$(dirname "$0")/common.sh"
 
-PLAN_ARGS=(--minutes "$MINUTES" --seeds "$SEEDS")
+case $PREFIX in *[!A-Za-z0-9_.+-]*) echo "$0: --prefix is letters, digits and _ . + -" >&2; exit 2 ;; esac
+PLAN_ARGS=(--minutes "$MINUTES" --seeds "$SEEDS" --prefix "$PREFIX")
 [ -n "$SAMPLES" ] && PLAN_ARGS+=(--metrics-samples "$SAMPLES")
 [ -n "$EXPERIMENTS" ] && read -ra EXP_LIST <<< "$EXPERIMENTS" && PLAN_ARGS+=(--experiments "${EXP_LIST[@]}")
 plan=$(python bin/plan_budget.py "${PLAN_ARGS[@]}") || exit 2
@@ -45,6 +50,6 @@ while read -r cmd; do
     [ -f "results/${words[2]}/model.pt" ] && echo "python main_viz.py ${words[2]} all -s 1 --is-show-loss"
 done <<< "$plan" | run_all || STATUS=1
 echo "== summary"
-python bin/summarize.py --results results --out results/summary || STATUS=1
+python bin/summarize.py --results results --prefix "$PREFIX" --out "results/${PREFIX}summary" || STATUS=1
 [ "$STATUS" -eq 0 ] || echo "$0: some runs failed (see FAILED lines above)" >&2
 exit "$STATUS"

@@ -5,7 +5,7 @@ experiment (<out>.png), and each metric per experiment with one point per seed
 (<out>_seeds.png; runs `<experiment>_seed<k>` of bin/reproduce.sh count as seeds of
 `<experiment>`).
 
-    python bin/summarize.py [--results results] [--out results/summary]
+    python bin/summarize.py [--results results] [--out results/summary] [--prefix repro_]
 """
 import argparse
 import csv
@@ -42,9 +42,11 @@ def final_train_loss(path):
     return last
 
 
-def collect(results_dir):
+def collect(results_dir, prefix=""):
     rows = []
     for name in sorted(os.listdir(results_dir)):
+        if not name.startswith(prefix):
+            continue
         folder = os.path.join(results_dir, name)
         specs = read_json(os.path.join(folder, "specs.json"))
         if not specs:
@@ -121,11 +123,12 @@ def main():
     parser.add_argument("--results", default=os.path.join(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))), "results"))
     parser.add_argument("--out", default=None, help="output path without extension (default: <results>/summary)")
+    parser.add_argument("--prefix", default="", help="only the runs whose name starts with this")
     args = parser.parse_args()
     if not os.path.isdir(args.results):
         sys.exit(f"error: no results folder {args.results}")
     out = args.out or os.path.join(args.results, "summary")
-    rows = collect(args.results)
+    rows = collect(args.results, args.prefix)
     table = markdown(rows)
     atomic_write_text(out + ".md", table)
     figure(rows, out + ".png")

@@ -29,20 +29,23 @@ def test_reproduce_runs_end_to_end(tmp_path):
             shutil.copytree(source, tmp_path / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, tmp_path / item)
-    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "betaH_dsprites").mkdir(parents=True)  # a shipped model: untouched, not summarised
+    (tmp_path / "results" / "betaH_dsprites" / "PRETRAINED.md").write_text("shipped")
     out = subprocess.run(["bash", "bin/reproduce.sh", "-j", "2", "--minutes", "0.02", "--seeds", "2",
                           "--experiments", "betaH_dsprites adatvae_xyobject", "--metrics-samples", "300"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     results = tmp_path / "results"
-    runs = ["betaH_dsprites", "adatvae_xyobject", "betaH_dsprites_seed1235", "adatvae_xyobject_seed1235"]
+    runs = ["repro_betaH_dsprites", "repro_adatvae_xyobject", "repro_betaH_dsprites_seed1235",
+            "repro_adatvae_xyobject_seed1235"]
     for run in runs:
         files = set(os.listdir(results / run))
         assert {"model.pt", "metrics.log", "train_steps.csv", "posterior_traversals.gif", "loss_curves.png"} <= files
-    table = (results / "summary.md").read_text()
-    assert all(f"| {run} |" in table for run in runs)
-    assert (results / "summary_seeds.png").stat().st_size > 1000
+    table = (results / "repro_summary.md").read_text()
+    assert all(f"| {run} |" in table for run in runs) and "| betaH_dsprites |" not in table
+    assert (results / "repro_summary_seeds.png").stat().st_size > 1000
+    assert os.listdir(results / "betaH_dsprites") == ["PRETRAINED.md"]
     assert "capacity" not in out.stderr and "KL weight annealed" in out.stderr  # the scaling is printed
     again = subprocess.run(["bash", "bin/reproduce.sh", "--minutes", "0.02", "--experiments", "betaH_dsprites",
                             "--metrics-samples", "300"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0 and "skip betaH_dsprites" in again.stderr  # existing results are kept
+    assert again.returncode == 0 and "skip repro_betaH_dsprites" in again.stderr  # existing results are kept
