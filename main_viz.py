@@ -104,11 +104,12 @@ def main(argv=None):
 
 
 def dataset_figures(args):
-    """Figures of a procedural dataset alone: results/dataset_<name>/."""
+    """Figures of a procedural dataset alone: results/dataset_<name>[_spacing<k>]/."""
     dataset = load_dataset_of_run({"dataset": args.dataset, "xysquares_spacing": args.xysquares_spacing,
                                    "mask_mode": args.mask_mode, "mask_strength": args.mask_strength,
                                    "mask_root": args.mask_root})
-    save_dir = os.path.join(RES_DIR, f"dataset_{args.dataset}")
+    suffix = f"_spacing{args.xysquares_spacing}" if args.dataset == "xysquares" and args.xysquares_spacing != 8 else ""
+    save_dir = os.path.join(RES_DIR, f"dataset_{args.dataset}{suffix}")
     os.makedirs(save_dir, exist_ok=True)
     plots = DATASET_PLOTS if "all" in args.plots else list(dict.fromkeys(args.plots))
     for plot in plots:
