@@ -9,10 +9,12 @@ changing the seed does?
 Runs are results/prec_<loss>_<fp32|bf16>_seed<k>/ (finished ones are reused). For each
 loss and metric the table gives both precisions' values per seed, the difference of
 the means, and the seed-to-seed spread (the largest range over seeds of either
-precision); bf16 "agrees" where the difference is within that spread.
+precision); bf16 "agrees" where the difference is within that spread. Training seconds
+and the last logged training loss are reported beside them.
 """
 import argparse
 import concurrent.futures
+import csv
 import json
 import os
 import subprocess
@@ -25,6 +27,8 @@ from utils.io import atomic_write_text  # noqa: E402
 from utils.plots import scalar_metrics  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
+# reported, not compared: training seconds and the last logged training loss
+RUN_COLUMNS = {"training seconds": "wall_time_s", "training loss (last 100 steps)": "loss"}
 COLUMNS = ["mig", "aam", "dci_disentanglement", "sap", "factor_vae_score", "beta_vae_score", "gt_correlation"]
 
 
@@ -94,10 +98,10 @@ def compare(args):
     for loss in args.losses:
         metrics = {p: [scalar_metrics(read_json(os.path.join(args.results, run_name(loss, p, s), "metrics.log")))
                        for s in args.seeds] for p in PRECISIONS}
-        for column in ["loss"] + COLUMNS:
-            if column == "loss":
-                values = {p: [final_loss(os.path.join(args.results, run_name(loss, p, s))) for s in args.seeds]
-                          for p in PRECISIONS}
+        for column in list(RUN_COLUMNS) + COLUMNS:
+            if column in RUN_COLUMNS:
+                values = {p: [last_logged(os.path.join(args.results, run_name(loss, p, s)), RUN_COLUMNS[column])
+                              for s in args.seeds] for p in PRECISIONS}
             else:
                 values = {p: [m.get(column) for m in metrics[p]] for p in PRECISIONS}
             if any(v is None for p in PRECISIONS for v in values[p]):
@@ -105,22 +109,27 @@ def compare(args):
             diff = mean(values["bf16"]) - mean(values["fp32"])
             allowed = max(spread(values["fp32"]), spread(values["bf16"]))
             agrees = abs(diff) <= allowed
-            agree_all &= agrees or column == "loss"
+            agree_all &= agrees or column in RUN_COLUMNS
             lines.append(f"| {loss} | {column} | {' '.join(f'{v:.3f}' for v in values['fp32'])} | "
                          f"{' '.join(f'{v:.3f}' for v in values['bf16'])} | {diff:+.3f} | {allowed:.3f} | "
                          f"{'yes' if agrees else 'NO'} |")
-    lines += ["", f"bf16 {'agrees with' if agree_all else 'departs from'} float32 within the seed-to-seed spread "
-                  "on every metric" if agree_all else "on at least one metric", ""]
-    return "\n".join(lines), agree_all
+    n_rows = len(lines) - 4
+    if not n_rows:
+        verdict = "no loss has finished runs for every seed in both precisions yet"
+    elif agree_all:
+        verdict = "bf16 agrees with float32 within the seed-to-seed spread on every metric"
+    else:
+        verdict = "bf16 departs from float32 by more than the seed-to-seed spread on at least one metric (NO above)"
+    lines += ["", verdict, ""]
+    return "\n".join(lines), agree_all and n_rows > 0
 
 
-def final_loss(folder):
-    """Mean training loss of the last logged window (train_steps.csv)."""
-    import csv
+def last_logged(folder, column):
+    """`column` of the last train_steps.csv row (None if missing)."""
     try:
         with open(os.path.join(folder, "train_steps.csv"), newline="") as f:
             rows = list(csv.DictReader(f))
-        return float(rows[-1]["loss"])
+        return float(rows[-1][column])
     except (OSError, KeyError, ValueError, IndexError):
         return None
 
