@@ -112,7 +112,7 @@ def compare(args):
             agree_all &= agrees or column in RUN_COLUMNS
             lines.append(f"| {loss} | {column} | {' '.join(f'{v:.3f}' for v in values['fp32'])} | "
                          f"{' '.join(f'{v:.3f}' for v in values['bf16'])} | {diff:+.3f} | {allowed:.3f} | "
-                         f"{'yes' if agrees else 'NO'} |")
+                         f"{'(reported)' if column in RUN_COLUMNS else 'yes' if agrees else 'NO'} |")
     n_rows = len(lines) - 4
     if not n_rows:
         verdict = "no loss has finished runs for every seed in both precisions yet"
