@@ -55,7 +55,11 @@ def dci(representation, dataset, rng, n_train=10000, n_test=5000, n_jobs=None):
         return np.abs(model.feature_importances_), model.score(codes[n_train:], y[n_train:])
 
     n_jobs = min(n_jobs or available_cores(), len(keep))
-    fitted = Parallel(n_jobs=n_jobs)(delayed(fit)(k, s) for k, s in zip(keep, seeds))
+    # largest first (a classifier's cost grows with its factor's classes), so the
+    # workers finish together; results are put back in factor order
+    order = sorted(range(len(keep)), key=lambda i: -dataset.lat_sizes[keep[i]])
+    done = Parallel(n_jobs=n_jobs)(delayed(fit)(keep[i], seeds[i]) for i in order)
+    fitted = [done[order.index(i)] for i in range(len(keep))]
     importance = np.stack([imp for imp, _ in fitted], 1)  # (Z, F)
     dis, com = dci_from_importance(importance)
     return {"dci_disentanglement": dis, "dci_completeness": com,
