@@ -27,8 +27,9 @@ from disvae.metrics import METRICS
 from disvae.modelio import load_checkpoint, load_model, load_specs, read_checkpoint_pointer, save_specs
 from disvae.models import MODELS, build_model
 from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted
-from utils.cli import (CLIError, training_dtype, OneLineParser, default_threads, get_device, keep, non_negative, phase, positive,
-                       run_cli, run_lock, run_name, seed_type, set_seed, setup_logger, unit_interval)
+from utils.cli import (CLIError, OneLineParser, default_threads, get_device, keep, non_negative, phase, positive,
+                       run_cli, run_lock, run_name, seed_type, set_seed, setup_logger, training_dtype,
+                       unit_interval)
 from utils.config import experiment_names, experiment_values, read_config
 from utils.datasets import DATASETS, MASK_MODES, TRIPLET_MODES, BatchLoader, load_dataset_of_run
 
@@ -40,7 +41,8 @@ PRECISIONS = ("auto", "fp32", "bf16")
 MASK_DEFAULTS = dict(mask_mode="bg", mask_strength=1.0, mask_root=None)
 NOT_SAVED = ("typed", "shipped_note")  # parse-time notes, not run parameters
 SHIPPED_MARK = "PRETRAINED.md"  # in the results folders shipped with the toolkit
-EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "recompute_metrics", "no_test", "eval_batchsize")  # typed ones apply to old runs
+# evaluation flags: typed ones apply to old runs (--is-eval-only, --resume)
+EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "recompute_metrics", "no_test", "eval_batchsize")
 
 
 def build_parser(defaults, experiments):
@@ -186,8 +188,9 @@ def build_parser(defaults, experiments):
     return parser
 
 
-EXTRA_DEFAULTS = dict(name=None, threads=None, checkpoint_steps=0, checkpoint_minutes=10.0, log_every=100, data_root=None, channels=None, xysquares_spacing=8,
-                      **MASK_DEFAULTS, max_steps=None, max_minutes=None, resume=False, archive=False, bf16=False, precision="fp32", metrics=None,
+EXTRA_DEFAULTS = dict(name=None, threads=None, checkpoint_steps=0, checkpoint_minutes=10.0, log_every=100,
+                      data_root=None, channels=None, xysquares_spacing=8, **MASK_DEFAULTS, max_steps=None,
+                      max_minutes=None, resume=False, archive=False, bf16=False, precision="fp32", metrics=None,
                       metrics_samples=None, recompute_metrics=False)
 
 
@@ -206,11 +209,12 @@ def parse_arguments(argv):
     """Namespace of every parameter: [Custom] < commons < experiment < typed flags."""
     config = read_config()
     experiments = offered_experiments(config)
-    typed = vars(build_parser(None, experiments).parse_args(argv))
+    typed_parser = build_parser(None, experiments)
+    typed = vars(typed_parser.parse_args(argv))
     defaults = dict(EXTRA_DEFAULTS)
     experiment = typed.get("experiment", "custom")
     values = experiment_values(config, experiment, LOSSES, list(DATASETS))
-    check_ini_values(values, experiment)
+    check_ini_values(values, experiment, parser_actions(typed_parser))
     defaults.update({INI_RENAMES.get(k, k): v for k, v in values.items()})
     defaults["experiment"] = experiment
     args = build_parser(defaults, experiments).parse_args(argv)
@@ -226,7 +230,7 @@ def parse_arguments(argv):
     if args.name is None:
         args.name = experiment if experiment != "custom" else f"{args.loss}_{args.dataset}"
         fresh_run = not (args.resume or args.is_eval_only or args.archive)
-        if fresh_run and os.path.exists(os.path.join(RES_DIR, args.name, SHIPPED_MARK)):
+        if fresh_run and is_shipped(os.path.join(RES_DIR, args.name)):
             # results/<experiment> holds the shipped pretrained model: train the user's own beside it
             args.shipped_note = (f"results/{args.name} holds the pretrained model shipped with disvae; "
                                  f"this run writes results/my_{args.name}")
@@ -257,22 +261,30 @@ def check_value(action, key, value, where, none_ok=False):
             raise CLIError(f"{where}: {key} = {value!r} is not one of {', '.join(map(str, action.choices))}")
 
 
-def option_actions():
-    parser = build_parser(None, offered_experiments(read_config()))
+def parser_actions(parser):
     return {action.dest: action for action in parser._actions if action.dest != "help"}
 
 
-def check_ini_values(values, experiment):
+def option_actions():
+    return parser_actions(build_parser(None, offered_experiments(read_config())))
+
+
+def is_shipped(save_dir):
+    """A results folder shipped with disvae (a pretrained model): never trained over."""
+    return os.path.exists(os.path.join(save_dir, SHIPPED_MARK))
+
+
+def check_ini_values(values, experiment, actions):
     """Every value hyperparam.ini gives `experiment`: a known key, of the option's type
-    and range (argparse checks typed flags only)."""
-    actions = option_actions()
+    and range (argparse checks typed flags only); `actions`: the CLI's options by dest."""
     for key, value in values.items():
         dest = INI_RENAMES.get(key, key)
         if dest == "experiment":
             continue
-        if dest not in actions or dest in ("name", "resume", "archive"):
-            raise CLIError(f"hyperparam.ini: unknown key {key!r} in the sections of {experiment} "
-                           f"(known: {', '.join(sorted(k for k in actions if k not in ('name', 'resume', 'archive')))})")
+        not_in_ini = ("name", "resume", "archive")
+        if dest not in actions or dest in not_in_ini:
+            known = ", ".join(sorted(k for k in actions if k not in not_in_ini))
+            raise CLIError(f"hyperparam.ini: unknown key {key!r} in the sections of {experiment} (known: {known})")
         check_value(actions[dest], key, value, f"hyperparam.ini ({experiment})",
                     none_ok=dest == "seed" or (dest in EXTRA_DEFAULTS and EXTRA_DEFAULTS[dest] is None))
     missing = [k for k in actions if k not in values and INI_KEYS.get(k, k) not in values
@@ -308,7 +320,7 @@ def check_results_dir(args, save_dir):
     """Refuse to overwrite earlier results (every process checks, so none waits on a refusal)."""
     if args.resume or args.is_eval_only or args.archive:
         return
-    if os.path.exists(os.path.join(save_dir, SHIPPED_MARK)):
+    if is_shipped(save_dir):
         raise CLIError(f"{save_dir} holds the pretrained model shipped with disvae (see its {SHIPPED_MARK}); "
                        f"train your own under another name, e.g. `python main.py my_{args.name} ...`")
     if os.path.exists(save_dir) and os.listdir(save_dir):

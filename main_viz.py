@@ -11,11 +11,11 @@ import os
 import sys
 
 import numpy as np
-import torch
 
 from disvae.modelio import load_model
 from main import add_mask_options, check_run_args
-from utils.cli import CLIError, OneLineParser, non_negative, positive, keep, phase, run_cli, run_name, seed_type, set_seed
+from utils.cli import (CLIError, OneLineParser, keep, non_negative, phase, positive, run_cli, run_name, seed_type,
+                       seeded_generator, set_seed)
 from utils.datasets import PROCEDURAL, load_dataset_of_run
 from utils.io import atomic_write_text
 from utils.plots import plot_distance_matrices, plot_loss_curves, plot_metrics, plot_spacing_matrices
@@ -125,10 +125,6 @@ def dataset_figures(args):
     return 0
 
 
-def generator(args):
-    return torch.Generator().manual_seed(args.seed if args.seed is not None else torch.seed() % 2**31)
-
-
 def numpy_rng(args):
     return np.random.default_rng(args.seed)
 
@@ -137,7 +133,7 @@ def draw_factor_plot(plot, args, dataset, path, model=None):
     """The figures of the ground truth; `model` adds its latent distances."""
     from utils.distances import factor_distance_matrices
     if plot == "factor-traversals":
-        save_png(factor_traversal_grid(dataset, args.n_cols, generator(args), args.upsample_factor), path)
+        save_png(factor_traversal_grid(dataset, args.n_cols, seeded_generator(args.seed), args.upsample_factor), path)
     elif plot in ("distances", "latent-distances"):
         encode = None
         if plot == "latent-distances":

@@ -15,7 +15,6 @@ and the last logged training loss are reported beside them.
 import argparse
 import concurrent.futures
 import csv
-import json
 import os
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from summarize import read_json  # noqa: E402  (bin/ is on sys.path when run as a script)
 from utils.io import atomic_write_text  # noqa: E402
 from utils.plots import scalar_metrics  # noqa: E402
 
@@ -34,14 +34,6 @@ COLUMNS = ["mig", "aam", "dci_disentanglement", "sap", "factor_vae_score", "beta
 
 def run_name(loss, precision, seed):
     return f"prec_{loss}_{precision}_seed{seed}"
-
-
-def read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
 
 
 def finished(folder):

@@ -87,9 +87,8 @@ def reusable_metrics(path, provenance, exclude=()):
     for name, record in families.items():
         if name in exclude or name not in METRICS or not isinstance(record, dict):
             continue
-        keys, expected = record.get("keys"), family_provenance(provenance, name)
-        if {k: record.get(k, 1 if k == "version" else None) for k in expected} != expected \
-                or not isinstance(keys, list) \
+        keys, expected, stored = record.get("keys"), family_provenance(provenance, name), {"version": 1, **record}
+        if {k: stored.get(k) for k in expected} != expected or not isinstance(keys, list) \
                 or not all(isinstance(k, str) and k in old for k in keys):
             continue
         results.update({k: old[k] for k in keys})
@@ -113,6 +112,11 @@ def write_metrics(model, dataset, save_dir, device, names=None, batch_size=1000,
     results, families = reusable_metrics(path, provenance, exclude=names if recompute else ())
     kwargs = sample_counts(n_samples) if n_samples else {}
     representation = ModelRepresentation(model, dataset, device, batch_size, progress=progress)
+
+    def save():
+        results.update(families=families, sample_counts=counts, n_encoded=representation.n_encoded, seed=seed)
+        atomic_write_json(path, results)
+
     for name in tqdm(names, desc="metrics", unit="family", disable=not progress, dynamic_ncols=True, leave=False):
         if name in families:
             if logger is not None:
@@ -124,11 +128,8 @@ def write_metrics(model, dataset, save_dir, device, names=None, batch_size=1000,
         results["seconds"][name] = values.pop("seconds")[name]
         results.update(values)
         families[name] = dict(family_provenance(provenance, name), keys=sorted(values))
-        results.update(families=families, sample_counts=counts, n_encoded=representation.n_encoded,
-                       seed=seed)
-        atomic_write_json(path, results)
+        save()
         keep(METRICS_FILE, f"{METRICS_FILE} ({', '.join(families)})")
     results["seconds"]["total"] = round(time.perf_counter() - start, 3)
-    results.update(families=families, sample_counts=counts, n_encoded=representation.n_encoded, seed=seed)
-    atomic_write_json(path, results)
+    save()
     return results

@@ -73,6 +73,12 @@ def read_step_log(path, last_step):
     return [row for row in rows if row.get("step", math.inf) <= last_step]
 
 
+def add_to(sums, logs):
+    """sums[name] += value for every logged term, on the device (no host sync)."""
+    for name, value in logs.items():
+        sums[name] = sums[name] + value if name in sums else value.clone()
+
+
 class Trainer:
     def __init__(self, model, optimizer, loss_f, loader, save_dir, device="cpu", train_model=None,
                  checkpoint_every=30, checkpoint_steps=0, max_steps=None, max_seconds=None, progress_bar=True,
@@ -188,12 +194,12 @@ class Trainer:
         loss.backward()
         self.optimizer.step()
         logs.update(self.loss_f.after_step())
-        for name, value in logs.items():
-            value = value.float()
-            self.epoch_sums[name] = self.epoch_sums[name] + value if name in self.epoch_sums else value.clone()
-            self.window_sums[name] = self.window_sums[name] + value if name in self.window_sums else value.clone()
+        logs = {name: value.float() for name, value in logs.items()}
+        add_to(self.epoch_sums, logs)
         self.epoch_count += 1
-        self.window_count += 1
+        if self.log_every:  # the train_steps.csv window
+            add_to(self.window_sums, logs)
+            self.window_count += 1
 
     def _log_steps(self):
         """Append a train_steps.csv row: the mean of every term since the last row."""

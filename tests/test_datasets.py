@@ -1,7 +1,6 @@
 """Ground-truth interface, hand-checked images, sampling properties, file loaders."""
 import gzip
 import itertools
-import os
 import struct
 
 import numpy as np
@@ -10,7 +9,7 @@ import torch
 from PIL import Image
 
 from utils.datasets import DATASETS, BatchLoader, DatasetNotFoundError, get_dataset, load_dataset
-from utils.datasets.dsprites import DSprites, check_layout, load_official_images
+from utils.datasets.dsprites import DSprites, check_layout
 from utils.datasets.synthetic import XYObject, XYObjectShaded, XYSquares
 
 PROCEDURAL = ["dsprites", "xyobject", "xyobject_shaded", "xysquares"]

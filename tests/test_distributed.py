@@ -3,7 +3,6 @@ single-process step on the combined batch; torchrun writes one complete results 
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 import torch

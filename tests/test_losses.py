@@ -1,5 +1,4 @@
 """Every loss term against an independent computation."""
-import itertools
 import math
 
 import numpy as np

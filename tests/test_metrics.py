@@ -178,5 +178,6 @@ def test_model_representation_equals_the_plain_encoder(model_type):
     mean, logvar = ModelRepresentation(model, dataset, batch_size=3)(indices)
     with torch.no_grad():
         expected_mean, expected_logvar = model.encoder(dataset.get_batch(torch.from_numpy(indices)))
-    assert np.allclose(mean, expected_mean.numpy(), atol=1e-6) and np.allclose(logvar, expected_logvar.numpy(), atol=1e-6)
+    assert np.allclose(mean, expected_mean.numpy(), atol=1e-6)
+    assert np.allclose(logvar, expected_logvar.numpy(), atol=1e-6)
     assert all(p.is_contiguous() for p in model.parameters())

@@ -1,6 +1,5 @@
 """main_viz.py writes every plot; files are non-blank; GIFs have the right frame counts."""
 import imageio.v3 as iio
-import numpy as np
 import pytest
 
 import main

@@ -81,6 +81,11 @@ def set_seed(seed):
     torch.manual_seed(seed)
 
 
+def seeded_generator(seed):
+    """A torch.Generator seeded with `seed` (a fresh random seed when None)."""
+    return torch.Generator().manual_seed(seed if seed is not None else torch.seed() % 2**31)
+
+
 def available_cores():
     """The cores this process may run on (its CPU affinity), at least 1."""
     try:

@@ -57,21 +57,20 @@ def latent_distances(encode, indices):
 
 def rank_correlation(a, b):
     """Spearman correlation between the upper triangles of two distance matrices (NaN
-    when either is constant there)."""
+    when either is constant there). Each is scaled to a maximum of 1 and rounded to 9
+    decimals first, so distances equal up to float rounding tie."""
     from scipy.stats import spearmanr
     i, j = np.triu_indices(len(a), 1)
-    x, y = np.round(a[i, j], 9), np.round(b[i, j], 9)
+    x, y = a[i, j], b[i, j]
     if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
-    return float(spearmanr(x, y).statistic)
+    return float(spearmanr(np.round(x / np.abs(x).max(), 9), np.round(y / np.abs(y).max(), 9)).statistic)
 
 
 def factor_distance_matrices(dataset, rng, n_bases=16, encode=None):
     """Per factor with more than one class: {name: {"ground_truth", "perceived"[, "latent"]}}."""
     matrices = {}
-    for k, size in enumerate(dataset.lat_sizes):
-        if size < 2:
-            continue
+    for k in dataset.varying_factors:
         indices = traversal_indices(dataset, k, n_bases, rng)
         entry = {"ground_truth": ground_truth_distances(dataset, k), "perceived": perceived_distances(dataset, indices)}
         if encode is not None:

@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw
 from scipy.stats import norm
 from torchvision.utils import make_grid
 
+from utils.cli import seeded_generator
 from utils.io import atomic_write
 
 PLOT_FILES = {
@@ -60,12 +61,10 @@ def factor_traversal_grid(dataset, n_cols, generator=None, upsample=1):
     """One row per factor with more than one class: the factor swept over `n_cols`
     evenly spaced classes (all of them when it has fewer; blank cells after), the other
     factors fixed at one random base point. Returns (H, W, 3) uint8 with factor labels."""
-    sizes = dataset.lat_sizes
     base = dataset.sample_classes(1, generator)[0]
     rows, labels = [], []
-    for k, size in enumerate(sizes):
-        if size < 2:
-            continue
+    for k in dataset.varying_factors:
+        size = dataset.lat_sizes[k]
         classes = base.repeat(n_cols, 1)
         values = np.unique(np.linspace(0, size - 1, min(n_cols, size)).round().astype(np.int64))
         classes[:len(values), k] = torch.from_numpy(values)
@@ -140,7 +139,7 @@ class Visualizer:
         self.model, self.dataset, self.save_dir = model, dataset, save_dir
         self.n_rows, self.n_cols, self.max_traversal, self.upsample = n_rows, n_cols, max_traversal, upsample
         self.is_posterior, self.is_show_loss, self.idcs = is_posterior, is_show_loss, list(idcs)
-        self.generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed() % 2**31)
+        self.generator = seeded_generator(seed)
         self.device = next(model.parameters()).device
         self._kl = None
 

@@ -9,7 +9,6 @@ The trainer asks a loss
 - `after_step()`: work after the model's optimiser step (FactorVAE's discriminator).
 Being an `nn.Module`, a loss carries its own networks and state in `state_dict()`.
 """
-import torch
 from torch import nn
 
 from disvae.losses.terms import kl_normal_per_dim, linear_annealing, reconstruction_loss

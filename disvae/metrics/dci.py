@@ -46,7 +46,7 @@ def dci(representation, dataset, rng, n_train=10000, n_test=5000, n_jobs=None):
     indices = rng.choice(len(dataset), n_train + n_test, replace=len(dataset) < n_train + n_test)
     codes, _ = representation(indices)
     factors = dataset.index_to_classes(indices).numpy()
-    keep = [k for k, size in enumerate(dataset.lat_sizes) if size > 1]
+    keep = dataset.varying_factors
     seeds = rng.integers(0, 2**31, len(keep))
 
     def fit(k, seed):
@@ -59,7 +59,7 @@ def dci(representation, dataset, rng, n_train=10000, n_test=5000, n_jobs=None):
     # workers finish together; results are put back in factor order
     order = sorted(range(len(keep)), key=lambda i: -dataset.lat_sizes[keep[i]])
     done = Parallel(n_jobs=n_jobs)(delayed(fit)(keep[i], seeds[i]) for i in order)
-    fitted = [done[order.index(i)] for i in range(len(keep))]
+    fitted = [result for _, result in sorted(zip(order, done), key=lambda pair: pair[0])]
     importance = np.stack([imp for imp, _ in fitted], 1)  # (Z, F)
     dis, com = dci_from_importance(importance)
     return {"dci_disentanglement": dis, "dci_completeness": com,

@@ -8,8 +8,7 @@ sample of the data,
 """
 import numpy as np
 
-from disvae.metrics.info import discrete_entropy
-from disvae.metrics.mig import mutual_info_histogram
+from disvae.metrics.mig import factor_sample, mutual_info_histogram
 
 COLUMNS = ("latent", "kl", "posterior_variance", "factor", "mutual_info", "mutual_info_normalised")
 
@@ -24,13 +23,11 @@ def latent_table(representation, dataset, rng, n_points=10000):
     rows = [{"latent": j, "kl": float(kl[j]), "posterior_variance": float(variance[j]), "factor": None,
              "mutual_info": None, "mutual_info_normalised": None} for j in range(mean.shape[1])]
     if getattr(dataset, "has_factors", False):
-        keep = [k for k, size in enumerate(dataset.lat_sizes) if size > 1]
-        factors = dataset.index_to_classes(indices).numpy()[:, keep]
+        factors, names, entropy = factor_sample(dataset, indices)
         mi = mutual_info_histogram(mean, factors)  # (Z, F)
-        entropy = np.array([discrete_entropy(factors[:, k]) for k in range(len(keep))])
         for j, row in enumerate(rows):
             k = int(np.argmax(mi[j]))
-            row.update(factor=dataset.lat_names[keep[k]], mutual_info=float(mi[j, k]),
+            row.update(factor=names[k], mutual_info=float(mi[j, k]),
                        mutual_info_normalised=float(mi[j, k] / entropy[k]) if entropy[k] > 0 else 0.0)
     return rows
 

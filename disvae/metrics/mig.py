@@ -49,15 +49,19 @@ def gaps(mi, factor_entropy):
     return mig, aam
 
 
+def factor_sample(dataset, indices):
+    """(classes (N, F') of the varying factors at `indices`, their names, their entropies H(v_k))."""
+    keep = dataset.varying_factors
+    factors = dataset.index_to_classes(indices).numpy()[:, keep]
+    entropy = np.array([discrete_entropy(factors[:, k]) for k in range(len(keep))])
+    return factors, [dataset.lat_names[k] for k in keep], entropy
+
+
 def mig_aam(representation, dataset, rng, n_points=10000, estimators=("sampled", "histogram")):
     n_points = min(n_points, len(dataset))
     indices = rng.choice(len(dataset), n_points, replace=False)
     mean, logvar = representation(indices)
-    factors = dataset.index_to_classes(indices).numpy()
-    keep = [k for k, size in enumerate(dataset.lat_sizes) if size > 1]
-    factors = factors[:, keep]
-    names = [dataset.lat_names[k] for k in keep]
-    factor_entropy = np.array([discrete_entropy(factors[:, k]) for k in range(len(keep))])
+    factors, names, factor_entropy = factor_sample(dataset, indices)
     results = {}
     for estimator in estimators:
         if estimator == "sampled":

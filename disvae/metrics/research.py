@@ -15,9 +15,8 @@ combined over factors by a geometric mean; those are the `*_normalised` keys, so
 numbers can be compared with either.
 """
 import numpy as np
-from scipy.stats import spearmanr
 
-from utils.distances import traversal_indices
+from utils.distances import pairwise_l2, rank_correlation, traversal_indices
 
 
 def traversal_ratios(codes):
@@ -42,20 +41,15 @@ def geometric_mean(values):
 
 
 def traversal_correlation(codes):
-    """Spearman correlation between factor-index distances and latent L2 distances."""
-    n = len(codes)
-    i, j = np.triu_indices(n, 1)
-    latent = np.linalg.norm(codes[i] - codes[j], axis=1)
-    if n < 3 or np.ptp(latent) == 0:
-        return np.nan
-    latent = np.round(latent / latent.max(), 9)  # equal distances tie despite float rounding
-    return float(spearmanr(np.abs(i - j), latent).statistic)
+    """Spearman correlation between factor-index distances |i - j| and latent L2 distances."""
+    index = np.arange(len(codes), dtype=np.float64)
+    return rank_correlation(np.abs(index[:, None] - index[None, :]), pairwise_l2(codes))
 
 
 def research_metrics(representation, dataset, rng, n_bases=64):
     sizes = np.array(dataset.lat_sizes)
     per_factor, normalised = {}, []
-    for k in np.flatnonzero(sizes > 1):
+    for k in dataset.varying_factors:
         indices = traversal_indices(dataset, k, n_bases, rng)  # (n_bases, size_k)
         codes = representation(indices.reshape(-1))[0].reshape(n_bases, sizes[k], -1).astype(np.float64)
         ratios = np.array([traversal_ratios(c) for c in codes])

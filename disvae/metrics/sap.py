@@ -22,7 +22,7 @@ def sap(representation, dataset, rng, n_train=10000, n_test=5000):
     indices = rng.choice(len(dataset), n_train + n_test, replace=len(dataset) < n_train + n_test)
     codes, _ = representation(indices)
     factors = dataset.index_to_classes(indices).numpy()
-    keep = [k for k, size in enumerate(dataset.lat_sizes) if size > 1]
+    keep = dataset.varying_factors
     std = codes[:n_train].std(0)
     scores = np.zeros((codes.shape[1], len(keep)))
     for j in range(codes.shape[1]):

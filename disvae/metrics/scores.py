@@ -16,8 +16,7 @@ import torch
 def _fixed_factor_indices(dataset, rng, n_groups, group_size, n_sets=1):
     """Random factor k per group and (n_groups, n_sets, group_size) indices sharing one value of k."""
     sizes = np.array(dataset.lat_sizes)
-    varying = np.flatnonzero(sizes > 1)
-    factor = rng.choice(varying, n_groups)
+    factor = rng.choice(dataset.varying_factors, n_groups)
     classes = (rng.random((n_groups, n_sets, group_size, len(sizes))) * sizes).astype(np.int64)
     fixed_value = (rng.random(n_groups) * sizes[factor]).astype(np.int64)
     classes[np.arange(n_groups), :, :, factor] = fixed_value[:, None, None]

@@ -5,7 +5,6 @@ Burgess, C. P. et al. "Understanding disentangling in beta-VAE", 2018.
 256 units, and one linear layer producing the mean and log-variance of a diagonal
 Gaussian posterior q(z|x). The fourth conv layer exists only for 64x64 images.
 """
-import torch
 from torch import nn
 from torch.nn import functional as F
 

@@ -62,7 +62,7 @@ def load_dataset_of_run(run_args, device="cpu"):
     if name == "imagefolder":
         kwargs["channels"] = run_args.get("channels")
     if name == "dsprites_masked":
-        kwargs.update(mask_mode=run_args.get("mask_mode", "bg"), mask_strength=run_args.get("mask_strength", 1.0),
+        kwargs.update({key: run_args[key] for key in ("mask_mode", "mask_strength") if key in run_args},
                       mask_root=run_args.get("mask_root") or os.path.join(DATA_DIR, "tiny-imagenet"))
     if name in PROCEDURAL:
         kwargs["device"] = device  # rendered on the training device
@@ -73,6 +73,6 @@ def get_img_size(name):
     return get_dataset(name).img_size
 
 
-__all__ = ["DATASETS", "MASK_MODES", "PROCEDURAL", "BatchLoader", "DatasetNotFoundError", "GroundTruthDataset", "ImageDataset",
-           "TensorImageDataset", "TRIPLET_MODES", "get_dataset", "get_img_size", "load_dataset",
+__all__ = ["DATASETS", "MASK_MODES", "PROCEDURAL", "BatchLoader", "DatasetNotFoundError", "GroundTruthDataset",
+           "ImageDataset", "TensorImageDataset", "TRIPLET_MODES", "get_dataset", "get_img_size", "load_dataset",
            "load_dataset_of_run"]

@@ -68,6 +68,11 @@ class GroundTruthDataset(ImageDataset):
         return [np.arange(size, dtype=np.float64) for size in self.lat_sizes]
 
     @property
+    def varying_factors(self):
+        """Indices of the factors with more than one class (the ones metrics can score)."""
+        return [k for k, size in enumerate(self.lat_sizes) if size > 1]
+
+    @property
     def lat_values(self):
         """(N, F) factor values of every image, built on first use."""
         if self._lat_values is None:
