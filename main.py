@@ -26,10 +26,11 @@ from disvae.losses.adatvae import SCHEDULES, THRESH_MODES, TRIPLET_LOSSES
 from disvae.metrics import METRICS
 from disvae.modelio import load_checkpoint, load_model, load_specs, read_checkpoint_pointer, save_specs
 from disvae.models import MODELS, build_model
+from disvae.optim import adam
 from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted
-from utils.cli import (CLIError, OneLineParser, default_threads, get_device, keep, non_negative, phase, positive,
-                       run_cli, run_lock, run_name, seed_type, set_seed, setup_logger, training_dtype,
-                       unit_interval)
+from utils.cli import (CLIError, OneLineParser, cpu_has_native_bf16, default_threads, get_device, keep,
+                       non_negative, phase, positive, run_cli, run_lock, run_name, seed_type, set_seed, setup_logger,
+                       training_dtype, unit_interval)
 from utils.config import experiment_names, experiment_values, read_config
 from utils.datasets import DATASETS, MASK_MODES, TRIPLET_MODES, BatchLoader, load_dataset_of_run
 
@@ -142,6 +143,16 @@ def build_parser(defaults, experiments):
     btcvae.add_argument("--btcvae-B", type=float, default=d("btcvae_B"), help="Weight of the TC term (beta).")
     btcvae.add_argument("--btcvae-estimator", choices=["mss", "mws"], default=d("btcvae_estimator"),
                         help="Estimator of q(z): minibatch stratified or weighted sampling.")
+
+    dip = parser.add_argument_group("DIP-VAE specific parameters")
+    dip.add_argument("--dipvaeI-lambda-od", type=non_negative(float), default=d("dipvaeI_lambda_od"),
+                     help="DIP-VAE-I: weight of the off-diagonal covariance penalty (lambda_od).")
+    dip.add_argument("--dipvaeI-lambda-d-factor", type=non_negative(float), default=d("dipvaeI_lambda_d_factor"),
+                     help="DIP-VAE-I: weight of the diagonal penalty, as a multiple of lambda_od.")
+    dip.add_argument("--dipvaeII-lambda-od", type=non_negative(float), default=d("dipvaeII_lambda_od"),
+                     help="DIP-VAE-II: weight of the off-diagonal covariance penalty (lambda_od).")
+    dip.add_argument("--dipvaeII-lambda-d-factor", type=non_negative(float), default=d("dipvaeII_lambda_d_factor"),
+                     help="DIP-VAE-II: weight of the diagonal penalty, as a multiple of lambda_od.")
 
     ada = parser.add_argument_group("Ada-TVAE specific parameters")
     ada.add_argument("--adatvae-beta", type=non_negative(float), default=d("adatvae_beta"),
@@ -453,6 +464,8 @@ def run_locked(args, device, rank, world_size, logger):
 
     dataset = load_dataset_of_run(vars(args), device)
     model = build_model(args.model_type, dataset.img_size, args.latent_dim).to(device)
+    if device.type == "cpu":
+        model.use_channels_last()
     seed = args.seed if args.seed is not None else int(torch.seed() % 2**31)
     loss_f = get_loss_f(args.loss, args, len(dataset)).to(device)
     loader = make_loader(args, dataset, loss_f, args.batch_size, shuffle=True, rank=rank, world_size=world_size,
@@ -462,10 +475,13 @@ def run_locked(args, device, rank, world_size, logger):
     if world_size > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    optimizer = adam(model.parameters(), lr=args.lr)
     dtype = training_dtype(args.precision, device, args.bf16)
     logger.info("training arithmetic: %s (--precision %s)", "bfloat16 autocast" if dtype else "float32",
                 "bf16" if args.bf16 else args.precision)
+    if dtype is torch.bfloat16 and device.type == "cpu" and not cpu_has_native_bf16():
+        logger.warning("this CPU has no native bfloat16 (AVX-512 BF16 or AMX): bf16 is emulated and "
+                       "several times slower than float32 here (--precision auto picks float32)")
 
     from utils.visualize import training_frame
     trainer = Trainer(model, optimizer, loss_f, loader, save_dir, device=device, train_model=train_model,

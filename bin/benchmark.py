@@ -1,8 +1,10 @@
 #!/usr/bin/env python
 """Throughput benchmark: training images/s per loss (steady state, the Trainer's own
-step), data time per batch per dataset, evaluation (encoding) images/s, peak RSS.
+step, next to the bare forward+backward loop of the same model and their ratio), data
+time per batch per dataset, evaluation (encoding) images/s, peak RSS.
 
-    python bin/benchmark.py [--losses betaB btcvae] [--batch-size 64] [--steps 60] [--bf16] [--device cuda]
+    python bin/benchmark.py [--losses betaB btcvae] [--batch-size 64] [--steps 60] [--precision bf16]
+                            [--contiguous] [--device cuda]
     python bin/benchmark.py --metrics-of btcvae_dsprites     # every metric on full dSprites, timed
 
 It applies main.py's allocator setting itself (utils/allocator.py), so GLIBC_TUNABLES
@@ -26,6 +28,7 @@ import torch  # noqa: E402
 
 from disvae.losses import LOSSES  # noqa: E402
 from disvae.models import build_model  # noqa: E402
+from disvae.optim import adam  # noqa: E402
 from disvae.training import Trainer  # noqa: E402
 from main import make_loader, parse_arguments  # noqa: E402
 from disvae.losses import get_loss_f  # noqa: E402
@@ -37,29 +40,54 @@ def peak_rss_mb():
 
 
 def bench_training(loss_name, args, device):
-    run_args = parse_arguments(["bench", "-d", args.dataset, "-l", loss_name, "-b", str(args.batch_size)]
-                               + (["--bf16"] if args.bf16 else []))
+    """Steady-state images/s of the Trainer's step (batches rendered by the loader, logs
+    summed, after-step work) and of the bare loop on the same model: pre-rendered batches,
+    the loss's forward, backward and optimiser steps only. Median of `args.rounds`
+    alternating rounds of `args.steps` steps each."""
+    run_args = parse_arguments(["bench", "-d", args.dataset, "-l", loss_name, "-b", str(args.batch_size)])
     dataset = load_dataset(args.dataset, device=device)
     model = build_model("Burgess", dataset.img_size, run_args.latent_dim).to(device)
+    if device.type == "cpu" and not args.contiguous:
+        model.use_channels_last()
     loss_f = get_loss_f(loss_name, run_args, len(dataset)).to(device)
     loss_f.set_total_steps(10**6)
     loader = make_loader(run_args, dataset, loss_f, args.batch_size, shuffle=True, seed=0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=run_args.lr)
+    optimizer = adam(model.parameters(), lr=run_args.lr)
+    dtype = torch.bfloat16 if args.precision == "bf16" else None
     trainer = Trainer(model, optimizer, loss_f, loader, save_dir=None, device=device, progress_bar=False,
-                      is_main=False, autocast_dtype=torch.bfloat16 if args.bf16 else None)
+                      is_main=False, autocast_dtype=dtype)
     batches = loader.batches(loader.epoch_order())
+    rendered = [next(batches).to(device) for _ in range(16)]
     model.train()
     loss_f.train()
-    for _ in range(args.warmup):
+
+    def bare_step(x):
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss, _ = loss_f(model, x)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_f.after_step()
+
+    def timed(step, next_batch):
+        sync(device)
+        start = time.perf_counter()
+        for i in range(args.steps):
+            step(next_batch(i))
+        trainer._check_finite()
+        sync(device)
+        return time.perf_counter() - start
+
+    for i in range(args.warmup):
         trainer._train_step(next(batches).to(device))
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        trainer._train_step(next(batches).to(device))
-    trainer._check_finite()
-    sync(device)
-    elapsed = time.perf_counter() - start
-    return args.steps * args.batch_size / elapsed, elapsed / args.steps
+        bare_step(rendered[i % len(rendered)])
+    trainer_s, bare_s = [], []
+    for _ in range(args.rounds):
+        trainer_s.append(timed(trainer._train_step, lambda i: next(batches).to(device)))
+        bare_s.append(timed(bare_step, lambda i: rendered[i % len(rendered)]))
+    images = args.steps * args.batch_size
+    trainer_rate, bare_rate = images / float(np.median(trainer_s)), images / float(np.median(bare_s))
+    return trainer_rate, bare_rate, float(np.median(trainer_s)) / args.steps
 
 
 @torch.no_grad()
@@ -117,7 +145,11 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (as main.py --bf16)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating timed rounds (the median is reported)")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="training arithmetic (as main.py --precision)")
+    parser.add_argument("--contiguous", action="store_true",
+                        help="train in the default NCHW layout instead of channels-last (CPU), to compare")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--metrics-of", metavar="NAME", default=None,
                         help="only time every metric family on the model of results/NAME/ (standard counts)")
@@ -131,13 +163,15 @@ def main():
               f"peak RSS {peak_rss_mb():.0f} MB")
         return
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {device}, "
-          f"batch {args.batch_size}, dataset {args.dataset}, bf16 {args.bf16}")
-    print(f"{'loss':<10}{'train img/s':>12}{'ms/step':>10}")
+          f"batch {args.batch_size}, dataset {args.dataset}, precision {args.precision}, "
+          f"layout {'NCHW' if args.contiguous or device.type != 'cpu' else 'channels-last'}")
+    print(f"{'loss':<10}{'train img/s':>12}{'ms/step':>10}{'bare loop img/s':>17}{'ratio':>8}")
     step_ms = {}
     for loss_name in args.losses:
-        rate, per_step = bench_training(loss_name, args, device)
+        rate, bare_rate, per_step = bench_training(loss_name, args, device)
         step_ms[loss_name] = per_step * 1000
-        print(f"{loss_name:<10}{rate:>12.0f}{per_step * 1000:>10.1f}", flush=True)
+        print(f"{loss_name:<10}{rate:>12.0f}{per_step * 1000:>10.1f}{bare_rate:>17.0f}{rate / bare_rate:>8.2f}",
+              flush=True)
     reference_step = step_ms.get("betaB", next(iter(step_ms.values())))
     print(f"\n{'dataset':<17}{'ms/batch':>10}{'% of step':>11}")
     for name in PROCEDURAL:

@@ -3,10 +3,11 @@
 # XYSquares, each for a wall-clock budget, with every metric; then every plot, and
 # results/summary.md with results/summary_seeds.png (each metric per loss, one point per seed).
 #
-# Usage: bin/reproduce.sh [-j N] [--minutes M] [--seeds S] [--experiments "A B ..."] [--metrics-samples K]
+# Usage: bin/reproduce.sh [-j N] [--minutes M | --steps K] [--seeds S] [--experiments "A B ..."] [--metrics-samples K]
 #                         [--prefix P]
 #   -j N         N runs at once (the cores are split among them; default 1)
 #   --minutes M  training budget of each run (default 10)
+#   --steps K    train every run exactly K steps instead (every seed as long)
 #   --seeds S    runs per experiment: seed of hyperparam.ini, then +1, +2, ... (default 1)
 #   --experiments the experiments to run (default: the six dSprites losses, adatvae_xyobject, adatvae_xysquares)
 #   --metrics-samples K  cap every metric at about K points (quick checks; default: standard counts)
@@ -16,11 +17,12 @@
 # Schedules that depend on the run length are scaled to the budget (bin/plan_budget.py
 # prints how). Existing results folders are kept: their runs are skipped.
 set -u
-MINUTES=10 SEEDS=1 J=1 EXPERIMENTS="" SAMPLES="" PREFIX=repro_
+MINUTES=10 STEPS="" SEEDS=1 J=1 EXPERIMENTS="" SAMPLES="" PREFIX=repro_
 while [ $# -gt 0 ]; do
     case $1 in
         -j) J=${2:?-j needs a number}; shift 2 ;;
         --minutes) MINUTES=${2:?--minutes needs a number}; shift 2 ;;
+        --steps) STEPS=${2:?--steps needs a number}; shift 2 ;;
         --seeds) SEEDS=${2:?--seeds needs a number}; shift 2 ;;
         --experiments) EXPERIMENTS=${2:?--experiments needs names}; shift 2 ;;
         --metrics-samples) SAMPLES=${2:?--metrics-samples needs a number}; shift 2 ;;
@@ -34,10 +36,11 @@ set -- -j "$J"
 
 case $PREFIX in *[!A-Za-z0-9_.+-]*) echo "$0: --prefix is letters, digits and _ . + -" >&2; exit 2 ;; esac
 PLAN_ARGS=(--minutes "$MINUTES" --seeds "$SEEDS" --prefix "$PREFIX")
+[ -n "$STEPS" ] && PLAN_ARGS+=(--steps "$STEPS")
 [ -n "$SAMPLES" ] && PLAN_ARGS+=(--metrics-samples "$SAMPLES")
 [ -n "$EXPERIMENTS" ] && read -ra EXP_LIST <<< "$EXPERIMENTS" && PLAN_ARGS+=(--experiments "${EXP_LIST[@]}")
 plan=$(python bin/plan_budget.py "${PLAN_ARGS[@]}") || exit 2
-echo "== training ($J at once, $OMP_NUM_THREADS thread(s) each, $MINUTES min per run)"
+echo "== training ($J at once, $OMP_NUM_THREADS thread(s) each, ${STEPS:+$STEPS steps}${STEPS:-$MINUTES min} per run)"
 while read -r cmd; do
     read -ra words <<< "$cmd"
     if [ -e "results/${words[2]}" ]; then echo "skip ${words[2]}: results/${words[2]} exists" >&2; continue; fi

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 import main
 import main_viz
@@ -40,12 +41,17 @@ def test_experiment_precedence(results_dir):
         ("betaB_dsprites", "dsprites", "betaB", 30, 10)
     assert (args.reg_anneal, args.betaB_finC, args.betaB_G, args.lr) == (100000, 25, 1000, 5e-4)
     typed = main.parse_arguments(["mine", "-x", "factor_dsprites", "--lr", "0.01", "-e", "2"])
-    assert (typed.name, typed.lr, typed.epochs, typed.factor_G, typed.lr_disc) == ("mine", 0.01, 2, 36, 1e-4)
+    assert (typed.name, typed.lr, typed.epochs, typed.factor_G, typed.lr_disc) == ("mine", 0.01, 2, 6.4, 1e-4)
     custom = main.parse_arguments([])
     assert (custom.dataset, custom.loss, custom.batch_size, custom.latent_dim, custom.seed) == \
         ("mnist", "betaB", 64, 10, 1234)
     assert main.parse_arguments(["-l", "btcvae", "-d", "dsprites"]).name == "btcvae_dsprites"
     assert main.parse_arguments(["-x", "best_celeba"]).rec_dist == "laplace"
+    # the reference toolkit's current dSprites weights: TC weight 6.4 for FactorVAE and beta-TCVAE
+    assert main.parse_arguments(["-x", "btcvae_dsprites"]).btcvae_B == 6.4
+    assert main.parse_arguments(["-x", "btcvae_chairs"]).btcvae_B == 3.2
+    best = main.parse_arguments(["-x", "best_dsprites"])
+    assert (best.loss, best.btcvae_A, best.btcvae_B) == ("btcvae", -5, 10)
     assert main.parse_arguments(["-x", "adatvae_unsup_xyobject"]).adatvae_unsupervised is True
     assert main.parse_arguments(["-s", "None"]).seed is None
 
@@ -195,3 +201,33 @@ def test_real_process_prints_no_traceback():
 def test_bf16_autocast_trains_every_loss(results_dir, loss):
     assert main.main([f"bf_{loss}", "-d", "xyobject", "-l", loss, "--bf16", "-e", "1", "--max-steps", "2", "-b", "8",
                       "--no-test", "--no-progress-bar", "-L", "warning"]) == 0
+
+
+AVX2_FLAGS = "processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2 fma\n"
+BF16_FLAGS = "processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2 fma avx512f avx512_bf16\n"
+
+
+@pytest.mark.parametrize("flags,expected", [(AVX2_FLAGS, None), (BF16_FLAGS, torch.bfloat16),
+                                            ("no flags line\n", None)])
+def test_precision_auto_follows_the_cpu_flags(tmp_path, monkeypatch, flags, expected):
+    """auto: bf16 only where the CPU has AVX-512 BF16 (or AMX); an AVX2-only CPU emulates bf16
+    (measured ~14x slower than float32), so auto trains it in float32."""
+    import utils.cli
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(flags)
+    monkeypatch.setattr(utils.cli, "CPUINFO", str(cpuinfo))
+    assert utils.cli.training_dtype("auto", torch.device("cpu")) is expected
+    assert utils.cli.training_dtype("fp32", torch.device("cpu")) is None
+    assert utils.cli.training_dtype("bf16", torch.device("cpu")) is torch.bfloat16
+
+
+@pytest.mark.parametrize("flags,warned", [(AVX2_FLAGS, True), (BF16_FLAGS, False)])
+def test_bf16_warns_where_it_is_emulated(results_dir, tmp_path, monkeypatch, caplog, flags, warned):
+    import utils.cli
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(flags)
+    monkeypatch.setattr(utils.cli, "CPUINFO", str(cpuinfo))
+    with caplog.at_level("WARNING", logger="disvae"):
+        assert main.main(["bfw", "-d", "xyobject", "-l", "betaH", "--precision", "bf16", "-e", "1",
+                          "--max-steps", "1", "-b", "4", "--no-test", "--no-progress-bar"]) == 0
+    assert any("no native bfloat16" in r.getMessage() for r in caplog.records) is warned

@@ -9,8 +9,10 @@ from torch.distributions import Normal, kl_divergence
 from disvae.losses import LOSSES, get_loss_f
 from disvae.losses.betab import BetaBLoss
 from disvae.losses.btcvae import BtcvaeLoss
+from disvae.losses.dipvae_i import DipVAEILoss
+from disvae.losses.dipvae_ii import DipVAEIILoss
 from disvae.losses.factor import FactorKLoss, permute_dims
-from disvae.losses.terms import (kl_normal_per_dim, linear_annealing, log_density_gaussian,
+from disvae.losses.terms import (batch_covariance, covariance_penalty, kl_normal_per_dim, linear_annealing, log_density_gaussian,
                                  log_importance_weight_matrix, log_q_decomposition, reconstruction_loss)
 from disvae.models import build_model
 from main import parse_arguments
@@ -132,6 +134,65 @@ def test_betab_loss_formula():
     x = torch.rand(3, 1, 32, 32)
     loss, logs = loss_f(model, x)
     assert torch.allclose(loss, logs["recon_loss"] + 10.0 * (logs["kl_loss"] - 5.0).abs())
+
+
+def test_batch_covariance_is_numpys_biased_covariance():
+    x = torch.randn(9, 4, dtype=torch.double)
+    assert np.allclose(batch_covariance(x).numpy(), np.cov(x.numpy(), rowvar=False, bias=True), atol=1e-12)
+
+
+def test_covariance_penalty_closed_form():
+    """lambda_od * sum_{i != j} c_ij^2 + lambda_d * sum_i (c_ii - 1)^2 on a 2x2 case by hand, and
+    0 for the identity."""
+    cov = torch.tensor([[1.5, 0.3], [0.3, 0.2]], dtype=torch.double)
+    expected = 2.0 * (2 * 0.3 ** 2) + 7.0 * ((1.5 - 1) ** 2 + (0.2 - 1) ** 2)
+    assert float(covariance_penalty(cov, 2.0, 7.0)) == pytest.approx(expected, rel=1e-12)
+    assert float(covariance_penalty(torch.eye(5), 3.0, 30.0)) == 0.0
+
+
+def test_dip_penalties_vanish_at_the_priors_moments():
+    """DIP-VAE-I: means whose batch covariance is the identity (centred, orthogonal columns of
+    norm sqrt(B)) cost nothing; DIP-VAE-II: identical means with unit variances cost nothing,
+    and variances v cost lambda_d * sum (v - 1)^2."""
+    batch = 8
+    q, _ = torch.linalg.qr(torch.randn(batch, batch, dtype=torch.double))
+    centred = q[:, 1:4] - q[:, 1:4].mean(0)
+    q2, _ = torch.linalg.qr(centred)
+    mean = q2 * math.sqrt(batch)
+    assert torch.allclose(batch_covariance(mean), torch.eye(3, dtype=torch.double), atol=1e-10)
+    dip1 = DipVAEILoss(lambda_od=5.0, lambda_d_factor=10.0)
+    assert float(covariance_penalty(dip1.covariance(mean, torch.zeros_like(mean)), 5.0, 50.0)) == \
+        pytest.approx(0.0, abs=1e-18)
+    dip2 = DipVAEIILoss(lambda_od=5.0, lambda_d_factor=1.0)
+    same = torch.ones(batch, 3, dtype=torch.double)
+    variances = torch.tensor([1.0, 2.0, 0.5], dtype=torch.double)
+    cov = dip2.covariance(same, variances.log().expand(batch, 3))
+    assert torch.allclose(cov, torch.diag(variances))
+    assert float(covariance_penalty(cov, dip2.lambda_od, dip2.lambda_d)) == pytest.approx(5.0 * (1 + 0.25))
+
+
+@pytest.mark.parametrize("loss_cls,factor", [(DipVAEILoss, 10.0), (DipVAEIILoss, 1.0)])
+def test_dip_loss_against_a_loop_recomputation(loss_cls, factor):
+    """The whole DIP-VAE objective: recon + KL + lambda_od sum_{i!=j} C_ij^2 + lambda_d sum_i
+    (C_ii - 1)^2 with C computed entry by entry in loops (eval mode: z is the mean)."""
+    torch.manual_seed(9)
+    model = build_model("Burgess", (1, 32, 32), 3).eval()
+    loss_f = loss_cls(lambda_od=2.0, lambda_d_factor=factor).eval()
+    x = torch.rand(6, 1, 32, 32)
+    loss, logs = loss_f(model, x)
+    with torch.no_grad():
+        mean, logvar = (t.double().numpy() for t in model.encoder(x))
+    n, dim = mean.shape
+    cov = np.zeros((dim, dim))
+    for i in range(dim):
+        for j in range(dim):
+            cov[i, j] = sum((mean[b, i] - mean[:, i].mean()) * (mean[b, j] - mean[:, j].mean()) for b in range(n)) / n
+            if loss_cls is DipVAEIILoss and i == j:
+                cov[i, j] += np.exp(logvar[:, i]).mean()
+    penalty = sum(2.0 * cov[i, j] ** 2 for i in range(dim) for j in range(dim) if i != j) \
+        + sum(2.0 * factor * (cov[i, i] - 1) ** 2 for i in range(dim))
+    assert float(logs["dip_loss"]) == pytest.approx(penalty, rel=1e-4)
+    assert float(loss.detach()) == pytest.approx(float(logs["recon_loss"] + logs["kl_loss"]) + penalty, rel=1e-5)
 
 
 def test_vae_loss_is_plain_elbo_without_typed_reg_anneal():

@@ -22,6 +22,15 @@ def test_plan_scales_schedules_to_the_budget():
     assert int(words[words.index("--max-steps") + 1]) == 2 * STEPS_PER_MINUTE["adatvae"]
 
 
+def test_plan_with_fixed_steps_trains_every_seed_as_long():
+    from plan_budget import plan
+    for offset in (0, 2):
+        words, name, message = plan("btcvae_dsprites", 10, offset, steps=20000)
+        assert "--max-minutes" not in words and words[words.index("--max-steps") + 1] == "20000"
+        assert int(words[words.index("--reg-anneal") + 1]) == round(10000 * 20000 / (30 * 737280 // 64))
+    assert name == "btcvae_dsprites_seed1236" and message.startswith("btcvae_dsprites_seed1236: 20000 steps")
+
+
 def test_reproduce_runs_end_to_end(tmp_path):
     for item in ("main.py", "main_viz.py", "hyperparam.ini", "disvae", "utils", "bin"):
         source = os.path.join(ROOT, item)
@@ -44,7 +53,7 @@ def test_reproduce_runs_end_to_end(tmp_path):
     assert all(f"| {run} |" in table for run in runs) and "| betaH_dsprites |" not in table
     assert (results / "repro_summary_seeds.png").stat().st_size > 1000
     assert os.listdir(results / "betaH_dsprites") == ["PRETRAINED.md"]
-    assert "capacity" not in out.stderr and "KL weight annealed" in out.stderr  # the scaling is printed
+    assert "capacity" not in out.stderr and "regularisation annealed" in out.stderr  # the scaling is printed
     again = subprocess.run(["bash", "bin/reproduce.sh", "--minutes", "0.02", "--experiments", "betaH_dsprites",
                             "--metrics-samples", "300"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "skip repro_betaH_dsprites" in again.stderr  # existing results are kept

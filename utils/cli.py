@@ -130,10 +130,13 @@ def get_device(no_cuda=False):
     return torch.device("cuda" if torch.cuda.is_available() and not no_cuda else "cpu")
 
 
-def cpu_has_native_bf16(cpuinfo="/proc/cpuinfo"):
+CPUINFO = "/proc/cpuinfo"
+
+
+def cpu_has_native_bf16(cpuinfo=None):
     """True on CPUs with AVX-512 BF16 or AMX (Linux /proc/cpuinfo flags; False elsewhere)."""
     try:
-        with open(cpuinfo) as f:
+        with open(cpuinfo or CPUINFO) as f:
             flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
     except OSError:
         return False

@@ -17,6 +17,7 @@ from disvae.distributed import average_gradients
 from disvae.losses.base import BaseLoss
 from disvae.losses.terms import kl_normal_per_dim, reconstruction_loss
 from disvae.models.discriminator import Discriminator
+from disvae.optim import adam
 
 
 def permute_dims(z, generator=None):
@@ -31,7 +32,7 @@ class FactorKLoss(BaseLoss):
         super().__init__(**kwargs)
         self.gamma = gamma
         self.discriminator = Discriminator(latent_dim)
-        self.optimizer_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr_disc, betas=(0.5, 0.9))
+        self.optimizer_d = adam(self.discriminator.parameters(), lr=lr_disc, betas=(0.5, 0.9))
         self._pending = None
 
     def compute(self, model, x):

@@ -92,3 +92,17 @@ def linear_annealing(init, fin, step, annealing_steps):
     if annealing_steps <= 0:
         return fin
     return init + (fin - init) * min(step / annealing_steps, 1.0)
+
+
+def batch_covariance(x):
+    """(Z, Z) covariance of the rows of x (B, Z) over the batch: E[x x^T] - E[x] E[x]^T (1/B)."""
+    centred = x - x.mean(0, keepdim=True)
+    return centred.T @ centred / x.shape[0]
+
+
+def covariance_penalty(cov, lambda_od, lambda_d):
+    """DIP-VAE's moment matching to the identity (Kumar et al. 2018, eq. 6):
+    lambda_od * sum_{i != j} cov_ij^2 + lambda_d * sum_i (cov_ii - 1)^2."""
+    diagonal = torch.diagonal(cov)
+    off_diagonal = cov - torch.diag_embed(diagonal)
+    return lambda_od * off_diagonal.pow(2).sum() + lambda_d * (diagonal - 1).pow(2).sum()

@@ -1,0 +1,40 @@
+"""DIP-VAE-I (Kumar, Sattigeri & Balakrishnan 2018, "Variational Inference of
+Disentangled Latent Concepts from Unlabeled Observations").
+
+The ELBO plus a penalty that matches the covariance of the aggregate posterior's
+means to the identity (the prior's covariance):
+
+    Cov = Cov_p(x)[mu(x)]                                  (estimated on the minibatch, 1/B)
+    L = E_q[-log p(x|z)] + KL(q(z|x) || N(0, I))
+        + anneal * (lambda_od * sum_{i != j} Cov_ij^2 + lambda_d * sum_i (Cov_ii - 1)^2)
+
+lambda_od is --dipvaeI-lambda-od; lambda_d = --dipvaeI-lambda-d-factor * lambda_od
+(disentanglement_lib's parameterisation; the paper and Locatello et al. 2019 use a
+factor of 10 for DIP-VAE-I). `dip_loss` logs the weighted penalty.
+"""
+import torch
+
+from disvae.losses.base import BaseLoss
+from disvae.losses.terms import batch_covariance, covariance_penalty
+
+
+class DipVAEILoss(BaseLoss):
+    def __init__(self, lambda_od=10.0, lambda_d_factor=10.0, **kwargs):
+        super().__init__(**kwargs)
+        self.lambda_od = lambda_od
+        self.lambda_d = lambda_d_factor * lambda_od
+
+    def covariance(self, mean, logvar):
+        """The covariance matched to the identity: Cov[mu(x)] over the batch, (Z, Z)."""
+        return batch_covariance(mean)
+
+    def compute(self, model, x):
+        rec, kl_per_dim, (mean, logvar), _ = self.vae_terms(model, x)
+        cov = self.covariance(mean.float(), logvar.float())
+        dip_loss = covariance_penalty(cov, self.lambda_od, self.lambda_d)
+        loss = rec + kl_per_dim.sum() + self.anneal_weight() * dip_loss
+        logs = self.base_logs(loss, rec, kl_per_dim)
+        with torch.no_grad():
+            logs["dip_loss"] = dip_loss.detach()
+            logs["cov_off_diagonal"] = (cov - torch.diag_embed(torch.diagonal(cov))).pow(2).sum()
+        return loss, logs
