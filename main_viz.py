@@ -6,22 +6,23 @@ dataset alone (--dataset, written to results/dataset_<dataset>/).
     python main_viz.py NAME latents latent-distances
     python main_viz.py --dataset xysquares factor-traversals distances xysquares-spacing
 """
-import argparse
 import os
 import sys
 
 import numpy as np
 
+from disvae.errors import DisvaeError
 from disvae.modelio import load_model
-from main import add_mask_options, check_run_args
-from utils.cli import (CLIError, OneLineParser, keep, non_negative, phase, positive, run_cli, run_name, seed_type,
-                       seeded_generator, set_seed)
-from utils.datasets import PROCEDURAL, load_dataset_of_run
+from disvae.options import non_negative, positive, run_name, seed_type
+from disvae.phases import keep, phase
+from disvae.results import run_dir
+from disvae.runtime import seeded_generator, set_seed
+from utils.cli import OneLineParser, add_option, argparse_type, run_cli
+from utils.datasets import DATASETS, PROCEDURAL, load_dataset_of_run
 from utils.io import atomic_write_text
 from utils.plots import plot_distance_matrices, plot_loss_curves, plot_metrics, plot_spacing_matrices
 from utils.visualize import PLOT_FILES, Visualizer, factor_traversal_grid, save_png
 
-RES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 # figures of the ground truth (the dataset's factors), with or without a model
 FACTOR_FILES = {"factor-traversals": "factor_traversals.png", "distances": "distances.png",
                 "latent-distances": "latent_distances.png", "latents": "latents.csv",
@@ -41,21 +42,20 @@ def parse_arguments(argv):
     parser.add_argument("--dataset", choices=PROCEDURAL, default=None,
                         help=f"Figures of this dataset alone, no model ({', '.join(DATASET_PLOTS)}, all), "
                              "written to results/dataset_<dataset>/.")
-    parser.add_argument("--xysquares-spacing", type=positive(int), default=8,
-                        help="Grid spacing of xysquares with --dataset.")
-    add_mask_options(parser)
-    parser.add_argument("--n-bases", type=positive(int), default=16,
+    for option in dict.fromkeys(o for name in PROCEDURAL for o in DATASETS[name].options.values()):
+        add_option(parser, option, default=option.default)  # the procedural datasets' own options
+    parser.add_argument("--n-bases", type=argparse_type(positive(int)), default=16,
                         help="Traversals averaged per factor in the distance figures.")
-    parser.add_argument("--n-points", type=positive(int), default=10000,
+    parser.add_argument("--n-points", type=argparse_type(positive(int)), default=10000,
                         help="Images sampled for the per-latent table (latents).")
-    parser.add_argument("-s", "--seed", type=seed_type, default=None, help="Random seed (`None`: stochastic).")
-    parser.add_argument("-r", "--n-rows", type=positive(int), default=6, help="The number of rows to visualize.")
-    parser.add_argument("-c", "--n-cols", type=positive(int), default=7, help="The number of columns to visualize.")
-    parser.add_argument("-t", "--max-traversal", type=positive(float), default=2,
+    parser.add_argument("-s", "--seed", type=argparse_type(seed_type), default=None, help="Random seed (`None`: stochastic).")
+    parser.add_argument("-r", "--n-rows", type=argparse_type(positive(int)), default=6, help="The number of rows to visualize.")
+    parser.add_argument("-c", "--n-cols", type=argparse_type(positive(int)), default=7, help="The number of columns to visualize.")
+    parser.add_argument("-t", "--max-traversal", type=argparse_type(positive(float)), default=2,
                         help="Maximum traversal: absolute if >= 0.5, else a quantile of the distribution.")
-    parser.add_argument("-i", "--idcs", type=non_negative(int), nargs="+", default=[],
+    parser.add_argument("-i", "--idcs", type=argparse_type(non_negative(int)), nargs="+", default=[],
                         help="Indices of images to put at the beginning of the samples.")
-    parser.add_argument("-u", "--upsample-factor", type=positive(int), default=1,
+    parser.add_argument("-u", "--upsample-factor", type=argparse_type(positive(int)), default=1,
                         help="The scale factor with which to upsample the image.")
     parser.add_argument("--is-show-loss", action="store_true", help="Displays each latent's KL on the figures.")
     parser.add_argument("--is-posterior", action="store_true", help="Traverses the posterior instead of the prior.")
@@ -63,7 +63,7 @@ def parse_arguments(argv):
     if args.dataset is None:
         try:
             args.name, args.plots = run_name(args.targets[0]), args.targets[1:]
-        except argparse.ArgumentTypeError as err:
+        except ValueError as err:
             parser.error(f"argument NAME: {err}")
         if not args.plots:
             parser.error("name the plots to draw after the results folder, e.g. `all`")
@@ -83,12 +83,12 @@ def main(argv=None):
     set_seed(args.seed)
     if args.dataset is not None:
         return dataset_figures(args)
-    save_dir = os.path.join(RES_DIR, args.name)
-    model, specs = load_model(save_dir, check_args=check_run_args)
+    save_dir = run_dir(args.name)
+    model, specs = load_model(save_dir)
     dataset = load_dataset_of_run(specs["args"])
     bad = [i for i in args.idcs if i >= len(dataset)]
     if bad:
-        raise CLIError(f"--idcs {bad[0]} is out of range: {specs['dataset']} has {len(dataset)} images")
+        raise DisvaeError(f"--idcs {bad[0]} is out of range: {specs['dataset']} has {len(dataset)} images")
     viz = Visualizer(model, dataset, save_dir, n_rows=args.n_rows, n_cols=args.n_cols,
                      max_traversal=args.max_traversal, upsample=args.upsample_factor,
                      is_posterior=args.is_posterior, is_show_loss=args.is_show_loss, idcs=args.idcs, seed=args.seed)
@@ -105,18 +105,16 @@ def main(argv=None):
 
 def dataset_figures(args):
     """Figures of a procedural dataset alone: results/dataset_<name>[_spacing<k>]/."""
-    dataset = load_dataset_of_run({"dataset": args.dataset, "xysquares_spacing": args.xysquares_spacing,
-                                   "mask_mode": args.mask_mode, "mask_strength": args.mask_strength,
-                                   "mask_root": args.mask_root})
+    dataset = load_dataset_of_run(dict(vars(args), data_root=None))
     suffix = f"_spacing{args.xysquares_spacing}" if args.dataset == "xysquares" and args.xysquares_spacing != 8 else ""
-    save_dir = os.path.join(RES_DIR, f"dataset_{args.dataset}{suffix}")
+    save_dir = run_dir(f"dataset_{args.dataset}{suffix}")
     os.makedirs(save_dir, exist_ok=True)
     plots = DATASET_PLOTS if "all" in args.plots else list(dict.fromkeys(args.plots))
     for plot in plots:
         if plot == "xysquares-spacing" and args.dataset != "xysquares":
             if "all" in args.plots:
                 continue
-            raise CLIError("xysquares-spacing draws XYSquares: use --dataset xysquares")
+            raise DisvaeError("xysquares-spacing draws XYSquares: use --dataset xysquares")
         path = os.path.join(save_dir, FACTOR_FILES[plot])
         with phase(f"drawing {plot}"):
             draw_factor_plot(plot, args, dataset, path)
@@ -170,7 +168,7 @@ def draw(plot, args, viz, save_dir, path):
         if "all" in args.plots:
             print(f"skipped {plot}: the dataset has no ground-truth factors")
             return False
-        raise CLIError(f"{plot} needs a dataset with ground-truth factors")
+        raise DisvaeError(f"{plot} needs a dataset with ground-truth factors")
     if plot == "latents":
         write_latent_table(args, viz, path)
     elif plot in FACTOR_FILES:
@@ -183,8 +181,8 @@ def draw(plot, args, viz, save_dir, path):
             if "all" in args.plots:
                 print(f"skipped metrics: no {metrics_file} (train or evaluate with --is-metrics)")
                 return False
-            raise CLIError(f"no {metrics_file}; run `python main.py {args.name} --is-eval-only --is-metrics`")
-        plot_metrics(metrics_file, path)
+            raise DisvaeError(f"no {metrics_file}; run `python main.py {args.name} --is-eval-only --is-metrics`")
+        plot_metrics(save_dir, path)
     else:
         getattr(viz, plot.replace("-", "_"))()
     return True

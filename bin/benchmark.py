@@ -26,12 +26,12 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from disvae.config import run_parameters  # noqa: E402
+from disvae.experiment import build_loss, make_loader  # noqa: E402
 from disvae.losses import LOSSES  # noqa: E402
 from disvae.models import build_model  # noqa: E402
 from disvae.optim import adam  # noqa: E402
 from disvae.training import Trainer  # noqa: E402
-from main import make_loader, parse_arguments  # noqa: E402
-from disvae.losses import get_loss_f  # noqa: E402
 from utils.datasets import PROCEDURAL, load_dataset  # noqa: E402
 
 
@@ -44,12 +44,12 @@ def bench_training(loss_name, args, device):
     summed, after-step work) and of the bare loop on the same model: pre-rendered batches,
     the loss's forward, backward and optimiser steps only. Median of `args.rounds`
     alternating rounds of `args.steps` steps each."""
-    run_args = parse_arguments(["bench", "-d", args.dataset, "-l", loss_name, "-b", str(args.batch_size)])
+    run_args = run_parameters({"dataset": args.dataset, "loss": loss_name, "batch_size": args.batch_size})
     dataset = load_dataset(args.dataset, device=device)
     model = build_model("Burgess", dataset.img_size, run_args.latent_dim).to(device)
     if device.type == "cpu" and not args.contiguous:
         model.use_channels_last()
-    loss_f = get_loss_f(loss_name, run_args, len(dataset)).to(device)
+    loss_f = build_loss(run_args, dataset).to(device)
     loss_f.set_total_steps(10**6)
     loader = make_loader(run_args, dataset, loss_f, args.batch_size, shuffle=True, seed=0)
     optimizer = adam(model.parameters(), lr=run_args.lr)
@@ -105,12 +105,11 @@ def bench_eval(args, device):
 def bench_metrics(name, device):
     """Every metric family at its standard sample counts on the model of results/<name>/
     (nothing is written): (seconds per family, images encoded, total seconds)."""
-    from disvae.evaluate import family_rng
-    from disvae.metrics import METRICS, ModelRepresentation, compute_metrics
+    from disvae.metrics import METRICS, ModelRepresentation, compute_metrics, family_rng
     from disvae.modelio import load_model
-    from main import RES_DIR, check_run_args
+    from disvae.results import run_dir
     from utils.datasets import load_dataset_of_run
-    model, specs = load_model(os.path.join(RES_DIR, name), device=device, check_args=check_run_args)
+    model, specs = load_model(run_dir(name), device=device)
     dataset = load_dataset_of_run(specs["args"], device)
     representation = ModelRepresentation(model, dataset, device)
     start, seconds = time.perf_counter(), {}

@@ -10,6 +10,7 @@ while getopts "j:" opt; do
 done
 case $JOBS in ''|*[!0-9]*|0) echo "$0: -j takes a positive integer, got '$JOBS'" >&2; exit 2 ;; esac
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+RESULTS=${DISVAE_RESULTS:-results}  # where main.py keeps its runs
 # Each of the JOBS commands gets an equal share of the cores (at least one thread).
 CORES=$(python -c "import os; print(len(os.sched_getaffinity(0)))" 2>/dev/null || nproc)
 THREADS=$(( CORES / JOBS > 0 ? CORES / JOBS : 1 ))

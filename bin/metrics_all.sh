@@ -2,7 +2,7 @@
 # Disentanglement metrics (metrics.log) for every trained dSprites experiment in results/.
 # Usage: bin/metrics_all.sh [-j N]
 . "$(dirname "$0")/common.sh"
-for dir in results/*dsprites*/; do
+for dir in "$RESULTS"/*dsprites*/; do
     [ -f "$dir/model.pt" ] && echo "python main.py $(basename "$dir") --is-eval-only --is-metrics"
 done | run_all
-python bin/summarize.py
+python bin/summarize.py --results "$RESULTS"

@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from main import parse_arguments  # noqa: E402
+from disvae.config import experiment_parameters  # noqa: E402
 
 EXPERIMENTS = ["VAE_dsprites", "betaH_dsprites", "betaB_dsprites", "factor_dsprites", "btcvae_dsprites",
                "dipvaeI_dsprites", "dipvaeII_dsprites", "adatvae_dsprites", "adatvae_xyobject", "adatvae_xysquares"]
@@ -33,7 +33,7 @@ BUDGET_OVERRIDES = {"adatvae": {"batch_size": 64, "lr": 5e-4}}
 def plan(experiment, minutes, seed_offset, rate_scale=1.0, metrics_samples=None, prefix="", steps=None):
     """(command words, run name, message) for one run: a wall-clock budget of `minutes`,
     or exactly `steps` optimiser steps when given (every seed trains as long)."""
-    args = parse_arguments(["-x", experiment])
+    args = experiment_parameters(experiment)
     fixed_steps = steps is not None
     overrides = dict(BUDGET_OVERRIDES.get(args.loss, {}))
     batch_size = overrides.get("batch_size", args.batch_size)

@@ -2,7 +2,7 @@
 # Every plot of every trained experiment in results/, then the summary table and figure.
 # Usage: bin/plot_all.sh [-j N]
 . "$(dirname "$0")/common.sh"
-for dir in results/*/; do
+for dir in "$RESULTS"/*/; do
     [ -f "$dir/model.pt" ] && echo "python main_viz.py $(basename "$dir") all -s 1 --is-show-loss --is-posterior"
 done | run_all
-python bin/summarize.py
+python bin/summarize.py --results "$RESULTS"

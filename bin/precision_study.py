@@ -14,7 +14,6 @@ and the last logged training loss are reported beside them.
 """
 import argparse
 import concurrent.futures
-import csv
 import os
 import subprocess
 import sys
@@ -22,14 +21,15 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from summarize import read_json  # noqa: E402  (bin/ is on sys.path when run as a script)
+from disvae.errors import DisvaeError  # noqa: E402
+from disvae.metrics import HEADLINE_METRICS  # noqa: E402
+from disvae.results import read_metrics, read_specs, read_train_steps, scalar_metrics  # noqa: E402
 from utils.io import atomic_write_text  # noqa: E402
-from utils.plots import scalar_metrics  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
 # reported, not compared: training seconds and the last logged training loss
 RUN_COLUMNS = {"training seconds": "wall_time_s", "training loss (last 100 steps)": "loss"}
-COLUMNS = ["mig", "aam", "dci_disentanglement", "sap", "factor_vae_score", "beta_vae_score", "gt_correlation"]
+COLUMNS = HEADLINE_METRICS
 
 
 def run_name(loss, precision, seed):
@@ -37,8 +37,10 @@ def run_name(loss, precision, seed):
 
 
 def finished(folder):
-    return read_json(os.path.join(folder, "specs.json")).get("status") == "done" \
-        and os.path.exists(os.path.join(folder, "metrics.log"))
+    try:
+        return read_specs(folder).get("status") == "done" and bool(read_metrics(folder))
+    except DisvaeError:
+        return False
 
 
 def command(loss, precision, seed, args, threads):
@@ -88,7 +90,7 @@ def compare(args):
              "| --- | --- | --- | --- | --- | --- | --- |"]
     agree_all = True
     for loss in args.losses:
-        metrics = {p: [scalar_metrics(read_json(os.path.join(args.results, run_name(loss, p, s), "metrics.log")))
+        metrics = {p: [scalar_metrics(read_metrics(os.path.join(args.results, run_name(loss, p, s))))
                        for s in args.seeds] for p in PRECISIONS}
         for column in list(RUN_COLUMNS) + COLUMNS:
             if column in RUN_COLUMNS:
@@ -119,11 +121,10 @@ def compare(args):
 def last_logged(folder, column):
     """`column` of the last train_steps.csv row (None if missing)."""
     try:
-        with open(os.path.join(folder, "train_steps.csv"), newline="") as f:
-            rows = list(csv.DictReader(f))
-        return float(rows[-1][column])
-    except (OSError, KeyError, ValueError, IndexError):
+        rows = read_train_steps(folder)
+    except DisvaeError:
         return None
+    return rows[-1].get(column) if rows else None
 
 
 def main():

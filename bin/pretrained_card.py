@@ -7,28 +7,19 @@ file is never trained over: `python main.py -x <experiment>` then writes my_<exp
     python bin/pretrained_card.py NAME [NAME ...] [--budget "8 minutes, 1 CPU thread"]
 """
 import argparse
-import csv
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from main import RES_DIR, SHIPPED_MARK, parse_arguments  # noqa: E402
+from disvae.config import experiment_parameters  # noqa: E402
+from disvae.experiment import RESUME_KEYS  # noqa: E402
+from disvae.metrics import METRIC_LABELS  # noqa: E402
+from disvae.results import SHIPPED_MARK, read_metrics, read_specs, read_train_steps, run_dir  # noqa: E402
 from utils.io import atomic_write_text  # noqa: E402
 
-# parameters that do not change what is trained
-NOT_TRAINING = {"name", "no_progress_bar", "no_test", "log_level", "resume", "archive", "is_eval_only", "is_metrics",
-                "metrics", "metrics_samples", "recompute_metrics", "eval_batchsize", "threads", "no_cuda", "typed",
-                "shipped_note", "checkpoint_every", "checkpoint_steps", "checkpoint_minutes", "log_every"}
-METRIC_ROWS = [("mig", "MIG (sampled)"), ("mig_histogram", "MIG (histogram)"), ("aam", "AAM"),
-               ("dci_disentanglement", "DCI disentanglement"), ("dci_completeness", "DCI completeness"),
-               ("dci_informativeness", "DCI informativeness"), ("sap", "SAP"),
-               ("factor_vae_score", "FactorVAE score"), ("beta_vae_score", "BetaVAE score"),
-               ("gt_correlation", "ground-truth correlation"), ("linearity_ratio", "linearity ratio"),
-               ("axis_alignment_ratio", "axis-alignment ratio"),
-               ("linearity_ratio_normalised", "linearity ratio (disent, normalised)"),
-               ("axis_alignment_ratio_normalised", "axis-alignment ratio (disent, normalised)")]
+# parameters that do not change what is trained: those --resume may change, and the run's bookkeeping
+NOT_TRAINING = set(RESUME_KEYS) | {"name", "resume", "archive", "is_eval_only", "experiment"}
 
 
 def flag(key, value):
@@ -41,26 +32,16 @@ def flag(key, value):
 def training_command(name, run_args):
     """`python main.py NAME -x EXP` plus every training parameter that differs from EXP."""
     experiment = run_args.get("experiment", "custom")
-    defaults = vars(parse_arguments(["-x", experiment] if experiment != "custom" else []))
-    flags = [flag(k, v) for k, v in sorted(run_args.items())
-             if k not in NOT_TRAINING and k != "experiment" and defaults.get(k) != v]
+    defaults = vars(experiment_parameters(experiment))
+    flags = [flag(k, v) for k, v in sorted(run_args.items()) if k not in NOT_TRAINING and defaults.get(k) != v]
     return " ".join(["python main.py", name] + (["-x", experiment] if experiment != "custom" else []) +
                     [f for f in flags if f])
 
 
-def last_step_row(folder):
-    with open(os.path.join(folder, "train_steps.csv"), newline="") as f:
-        rows = list(csv.DictReader(f))
-    return rows[-1]
-
-
 def card(name, budget):
-    folder = os.path.join(RES_DIR, name)
-    with open(os.path.join(folder, "specs.json")) as f:
-        specs = json.load(f)
-    with open(os.path.join(folder, "metrics.log")) as f:
-        metrics = json.load(f)
-    run_args, row = specs["args"], last_step_row(folder)
+    folder = run_dir(name)
+    specs, metrics = read_specs(folder), read_metrics(folder)
+    run_args, row = specs["args"], read_train_steps(folder)[-1]
     steps, seconds = specs["global_step"], float(row["wall_time_s"])
     images = steps * run_args["batch_size"]
     lines = [f"# {name}: pretrained {specs['loss']} on {specs['dataset']}", "",
@@ -80,7 +61,7 @@ def card(name, budget):
              f"Standard sample counts (`python main.py {name} --is-eval-only --is-metrics`), seed "
              f"{metrics.get('seed')}; `metrics.log` has every key, per-factor values and the seconds.", "",
              "| metric | value |", "| --- | --- |"]
-    lines += [f"| {label} | {metrics[key]:.3f} |" for key, label in METRIC_ROWS if key in metrics]
+    lines += [f"| {label} | {metrics[key]:.3f} |" for key, label in METRIC_LABELS.items() if key in metrics]
     lines += ["", "## Use", "", "```bash",
               f"python main_viz.py {name} all -s 1          # every plot and GIF",
               f"python main_viz.py {name} latents           # what each latent encodes",

@@ -43,16 +43,16 @@ plan=$(python bin/plan_budget.py "${PLAN_ARGS[@]}") || exit 2
 echo "== training ($J at once, $OMP_NUM_THREADS thread(s) each, ${STEPS:+$STEPS steps}${STEPS:-$MINUTES min} per run)"
 while read -r cmd; do
     read -ra words <<< "$cmd"
-    if [ -e "results/${words[2]}" ]; then echo "skip ${words[2]}: results/${words[2]} exists" >&2; continue; fi
+    if [ -e "$RESULTS/${words[2]}" ]; then echo "skip ${words[2]}: $RESULTS/${words[2]} exists" >&2; continue; fi
     echo "$cmd"
 done <<< "$plan" | run_all
 STATUS=$?
 echo "== plots"
 while read -r cmd; do
     read -ra words <<< "$cmd"
-    [ -f "results/${words[2]}/model.pt" ] && echo "python main_viz.py ${words[2]} all -s 1 --is-show-loss"
+    [ -f "$RESULTS/${words[2]}/model.pt" ] && echo "python main_viz.py ${words[2]} all -s 1 --is-show-loss"
 done <<< "$plan" | run_all || STATUS=1
 echo "== summary"
-python bin/summarize.py --results results --prefix "$PREFIX" --out "results/${PREFIX}summary" || STATUS=1
+python bin/summarize.py --results "$RESULTS" --prefix "$PREFIX" --out "$RESULTS/${PREFIX}summary" || STATUS=1
 [ "$STATUS" -eq 0 ] || echo "$0: some runs failed (see FAILED lines above)" >&2
 exit "$STATUS"

@@ -8,57 +8,44 @@ experiment (<out>.png), and each metric per experiment with one point per seed
     python bin/summarize.py [--results results] [--out results/summary] [--prefix repro_]
 """
 import argparse
-import csv
-import json
 import os
 import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from disvae.errors import DisvaeError  # noqa: E402
+from disvae.metrics import HEADLINE_METRICS  # noqa: E402
+from disvae.results import (SPECS_FILENAME, read_json, read_metrics, read_specs, read_train_losses,  # noqa: E402
+                            scalar_metrics)
 from utils.io import atomic_write_text  # noqa: E402
-from utils.plots import plt, save_figure, scalar_metrics  # noqa: E402
+from utils.plots import plt, save_figure  # noqa: E402
 
-METRIC_COLUMNS = ["mig", "aam", "dci_disentanglement", "sap", "factor_vae_score", "beta_vae_score",
-                  "gt_correlation", "linearity_ratio", "axis_alignment_ratio"]
-
-
-def read_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError):
-        return {}
-
-
-def final_train_loss(path):
-    last = {}
-    try:
-        with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                last[row["Loss"]] = float(row["Value"])
-    except (OSError, KeyError, ValueError):
-        pass
-    return last
+METRIC_COLUMNS = HEADLINE_METRICS
 
 
 def collect(results_dir, prefix=""):
+    """One row per run folder below `results_dir` whose name starts with `prefix`; folders
+    that are not runs (no specs.json) are skipped, unreadable ones reported."""
     rows = []
     for name in sorted(os.listdir(results_dir)):
-        if not name.startswith(prefix):
-            continue
         folder = os.path.join(results_dir, name)
-        specs = read_json(os.path.join(folder, "specs.json"))
-        if not specs:
+        if not name.startswith(prefix) or not os.path.exists(os.path.join(folder, SPECS_FILENAME)):
+            continue
+        try:
+            specs = read_specs(folder)
+            last_epoch = {loss: value for _, loss, value in read_train_losses(folder)}
+            test_path = os.path.join(folder, "test_losses.log")
+            test = read_json(test_path, "test_losses.log") if os.path.exists(test_path) else {}
+            metrics = scalar_metrics(read_metrics(folder))
+        except DisvaeError as err:
+            print(f"skipped {name}: {err}", file=sys.stderr)
             continue
         rows.append({
-            "experiment": name, "loss": specs.get("loss", "?"), "dataset": specs.get("dataset", "?"),
-            "group": re.sub(r"_seed\d+$", "", name),
-            "seed": specs.get("args", {}).get("seed") if isinstance(specs.get("args"), dict) else None,
+            "experiment": name, "loss": specs["loss"], "dataset": specs["dataset"],
+            "group": re.sub(r"_seed\d+$", "", name), "seed": specs["args"]["seed"],
             "steps": specs.get("global_step"), "status": specs.get("status", "?"),
-            "train_loss": final_train_loss(os.path.join(folder, "train_losses.log")).get("loss"),
-            "test_loss": read_json(os.path.join(folder, "test_losses.log")).get("loss"),
-            "metrics": scalar_metrics(read_json(os.path.join(folder, "metrics.log"))),
+            "train_loss": last_epoch.get("loss"), "test_loss": test.get("loss"), "metrics": metrics,
         })
     return rows
 

@@ -3,32 +3,32 @@ eval mode (test_losses.log), and disentanglement metrics (metrics.log).
 
 metrics.log is rewritten (atomically) after each metric family, with the family's
 seconds and what it was computed from (`families`: a checksum of the model weights,
-the sample counts, the seed, the family's version, the keys it wrote). A later run
-reuses a family computed from the same weights, sample counts, seed and version, so an
-interrupted evaluation resumes where it stopped; changed weights or counts, or a family
-whose definition changed since (FAMILY_VERSIONS), recompute it.
+the sample counts, the seed and how families are seeded, the family's version, the keys
+it wrote). A later run reuses a family computed from the same weights, sample counts,
+seed and version, so an interrupted evaluation resumes where it stopped; changed weights
+or counts, or a family whose definition changed since (MetricFamily.version), recompute it.
 """
 import hashlib
 import json
 import os
 import time
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
-from disvae.metrics import METRICS, ModelRepresentation, compute_metrics
-from utils.cli import keep, phase
+from disvae.metrics import FAMILIES, METRICS, ModelRepresentation, compute_metrics, family_rng, quick_counts
+from disvae.phases import keep, phase
+from disvae.results import METRICS_FILE
 from utils.io import atomic_write_json
 
-METRICS_FILE = "metrics.log"
-# A family's version goes up when its definition or its keys change, so families written
-# by an older version are recomputed rather than reused (a missing version reads as 1).
-FAMILY_VERSIONS = {"research": 2}  # 2: disent's normalised ratios
+# how each family's generator is seeded (families recorded without it, seeded by their
+# position in the registry, are recomputed)
+SEEDING = "by name"
 
 
 def family_provenance(provenance, name):
-    return dict(provenance, version=FAMILY_VERSIONS.get(name, 1))
+    """What a family's entry in metrics.log must match to be reused (a missing version reads as 1)."""
+    return dict(provenance, version=FAMILIES[name].version)
 
 
 @torch.no_grad()
@@ -50,13 +50,6 @@ def compute_test_losses(model, loss_f, loader, device="cpu", progress=False):
     return {name: float(total) / n_seen for name, total in sums.items()}
 
 
-def sample_counts(n):
-    """Per-family keyword arguments that cap every metric at about `n` points (quick checks)."""
-    return {"mig": {"n_points": n}, "dci": {"n_train": n, "n_test": n // 2}, "sap": {"n_train": n, "n_test": n // 2},
-            "factorvae": {"n_train": n, "n_test": n // 2, "n_std": n}, "betavae": {"n_train": n, "n_test": n // 2},
-            "research": {"n_bases": max(4, min(64, n // 100))}}
-
-
 def weights_checksum(model):
     """SHA-256 of the model's parameters and buffers (names, shapes, dtypes, values)."""
     digest = hashlib.sha256()
@@ -65,11 +58,6 @@ def weights_checksum(model):
         digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype};".encode())
         digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
     return digest.hexdigest()
-
-
-def family_rng(seed, name):
-    """Each family draws from its own generator, so skipping one changes no other."""
-    return np.random.default_rng([seed, list(METRICS).index(name)])
 
 
 def reusable_metrics(path, provenance, exclude=()):
@@ -108,9 +96,10 @@ def write_metrics(model, dataset, save_dir, device, names=None, batch_size=1000,
     path = os.path.join(save_dir, METRICS_FILE)
     names = list(dict.fromkeys(names or METRICS))
     counts = "standard" if not n_samples else f"at most {n_samples} points"
-    provenance = {"weights_sha256": weights_checksum(model), "sample_counts": counts, "seed": seed}
+    provenance = {"weights_sha256": weights_checksum(model), "sample_counts": counts, "seed": seed,
+                  "seeding": SEEDING}
     results, families = reusable_metrics(path, provenance, exclude=names if recompute else ())
-    kwargs = sample_counts(n_samples) if n_samples else {}
+    kwargs = quick_counts(n_samples) if n_samples else {}
     representation = ModelRepresentation(model, dataset, device, batch_size, progress=progress)
 
     def save():

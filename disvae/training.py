@@ -27,12 +27,12 @@ import time
 import torch
 from tqdm import tqdm
 
-from disvae.modelio import read_checkpoint_pointer
-from utils.io import atomic_torch_save, atomic_write_json, atomic_write_text
+from disvae.errors import DisvaeError
+from disvae.results import (MODEL_FILENAME, STEP_COLUMNS, STEP_LOG, TRAIN_LOG, read_checkpoint_pointer,
+                            read_train_steps, write_checkpoint_pointer)
+from utils.io import atomic_torch_save, atomic_write_text
 
 BAR_EVERY = 20  # steps between progress-bar updates (each one is a host sync)
-STEP_LOG = "train_steps.csv"
-STEP_COLUMNS = ["step", "epoch", "wall_time_s"]
 BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} steps [{elapsed}{postfix}]"
 
 
@@ -59,18 +59,6 @@ def format_duration(seconds):
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
-def read_step_log(path, last_step):
-    """Rows (step: int, the rest floats) of a train_steps.csv up to `last_step`; [] if absent."""
-    if not os.path.exists(path):
-        return []
-    try:
-        with open(path, newline="") as f:
-            rows = [{k: int(v) if k == "step" else float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-    except (ValueError, TypeError, csv.Error):
-        return []  # unreadable: it is rewritten from the resumed run's rows
-    return [row for row in rows if row.get("step", math.inf) <= last_step]
 
 
 def add_to(sums, logs):
@@ -249,7 +237,7 @@ class Trainer:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["Epoch", "Loss", "Value"])
         writer.writerows(self.log_rows)
-        atomic_write_text(os.path.join(self.save_dir, "train_losses.log"), buffer.getvalue())
+        atomic_write_text(os.path.join(self.save_dir, TRAIN_LOG), buffer.getvalue())
 
     def state_dict(self):
         return {
@@ -283,7 +271,10 @@ class Trainer:
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.log_rows, self.frames = list(state["log_rows"]), list(state["frames"])
         if self.save_dir is not None:
-            self.step_rows = read_step_log(os.path.join(self.save_dir, STEP_LOG), self.global_step)
+            try:
+                self.step_rows = read_train_steps(self.save_dir, self.global_step)
+            except DisvaeError:  # unreadable: rewritten from the resumed run's rows from here on
+                self.step_rows = []
 
     def save_checkpoint(self, filename):
         """Write a resumable checkpoint (rank 0 only) and point checkpoint.json at it."""
@@ -292,9 +283,8 @@ class Trainer:
             return path
         atomic_torch_save(self.state_dict(), path)
         self._last_save = time.perf_counter()
-        pointer = os.path.join(self.save_dir, "checkpoint.json")
         previous = read_checkpoint_pointer(self.save_dir)
-        atomic_write_json(pointer, {"latest": filename, "epoch": self.epoch, "global_step": self.global_step})
+        write_checkpoint_pointer(self.save_dir, filename, self.epoch, self.global_step)
         if previous and previous.startswith("model-step") and previous != filename:
             os.remove(os.path.join(self.save_dir, previous))  # keep only the newest step checkpoint
         return path
@@ -316,5 +306,5 @@ class Trainer:
         if not self.is_main:
             return
         self.write_train_log()
-        atomic_torch_save(self.model.state_dict(), os.path.join(self.save_dir, "model.pt"))
+        atomic_torch_save(self.model.state_dict(), os.path.join(self.save_dir, MODEL_FILENAME))
 

@@ -7,9 +7,12 @@ import sys
 import pytest
 import torch
 
+import disvae.config
+import disvae.runtime
 import main
 import main_viz
-import utils.config
+from disvae.results import SHIPPED_MARK
+from utils.cli import run_cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -61,7 +64,7 @@ def test_shipped_model_is_never_trained_over(results_dir, capsys):
     it, a typed name is refused in one line, evaluation and plots still use it."""
     shipped = results_dir / "betaH_xyobject"
     shipped.mkdir()
-    (shipped / main.SHIPPED_MARK).write_text("shipped")
+    (shipped / SHIPPED_MARK).write_text("shipped")
     quick = ["-d", "xyobject", "-l", "betaH", "-e", "1", "--max-steps", "2", "-b", "8", "-z", "3", "--no-test",
              "--no-progress-bar", "-L", "warning"]
     assert main.parse_arguments(quick).name == "my_betaH_xyobject"
@@ -69,12 +72,12 @@ def test_shipped_model_is_never_trained_over(results_dir, capsys):
     assert main.parse_arguments([*quick, "--is-eval-only"]).name == "betaH_xyobject"
     assert main.main(quick) == 0
     assert (results_dir / "my_betaH_xyobject" / "model.pt").exists()
-    assert os.listdir(shipped) == [main.SHIPPED_MARK]
+    assert os.listdir(shipped) == [SHIPPED_MARK]
     capsys.readouterr()
-    assert main.run_cli(main.main, ["betaH_xyobject", *quick]) != 0
+    assert run_cli(main.main, ["betaH_xyobject", *quick]) != 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "pretrained model shipped with disvae" in err
-    assert "my_betaH_xyobject" in err and os.listdir(shipped) == [main.SHIPPED_MARK]
+    assert "my_betaH_xyobject" in err and os.listdir(shipped) == [SHIPPED_MARK]
 
 
 @pytest.fixture
@@ -127,7 +130,7 @@ def test_test_losses_cover_the_whole_evaluation_set(results_dir, monkeypatch, im
 def run_error(argv, capsys, module=main):
     code = None
     try:
-        code = module.run_cli(module.main, argv)
+        code = run_cli(module.main, argv)
     except SystemExit as exit_:
         code = exit_.code
     err = capsys.readouterr().err.strip()
@@ -184,7 +187,7 @@ def test_foreign_state_dict(results_dir, capsys):
 def test_malformed_hyperparam_ini(tmp_path, monkeypatch, capsys, text):
     bad = tmp_path / "hyperparam.ini"
     bad.write_text(text)
-    monkeypatch.setattr(utils.config, "CONFIG_FILE", str(bad))
+    monkeypatch.setattr(disvae.config, "CONFIG_FILE", str(bad))
     code, err = run_error(["x"], capsys)
     assert code == 2 and "hyperparam.ini" in err and len(err.splitlines()) == 1
 
@@ -212,21 +215,19 @@ BF16_FLAGS = "processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2 fma avx512f avx51
 def test_precision_auto_follows_the_cpu_flags(tmp_path, monkeypatch, flags, expected):
     """auto: bf16 only where the CPU has AVX-512 BF16 (or AMX); an AVX2-only CPU emulates bf16
     (measured ~14x slower than float32), so auto trains it in float32."""
-    import utils.cli
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(flags)
-    monkeypatch.setattr(utils.cli, "CPUINFO", str(cpuinfo))
-    assert utils.cli.training_dtype("auto", torch.device("cpu")) is expected
-    assert utils.cli.training_dtype("fp32", torch.device("cpu")) is None
-    assert utils.cli.training_dtype("bf16", torch.device("cpu")) is torch.bfloat16
+    monkeypatch.setattr(disvae.runtime, "CPUINFO", str(cpuinfo))
+    assert disvae.runtime.training_dtype("auto", torch.device("cpu")) is expected
+    assert disvae.runtime.training_dtype("fp32", torch.device("cpu")) is None
+    assert disvae.runtime.training_dtype("bf16", torch.device("cpu")) is torch.bfloat16
 
 
 @pytest.mark.parametrize("flags,warned", [(AVX2_FLAGS, True), (BF16_FLAGS, False)])
 def test_bf16_warns_where_it_is_emulated(results_dir, tmp_path, monkeypatch, caplog, flags, warned):
-    import utils.cli
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(flags)
-    monkeypatch.setattr(utils.cli, "CPUINFO", str(cpuinfo))
+    monkeypatch.setattr(disvae.runtime, "CPUINFO", str(cpuinfo))
     with caplog.at_level("WARNING", logger="disvae"):
         assert main.main(["bfw", "-d", "xyobject", "-l", "betaH", "--precision", "bf16", "-e", "1",
                           "--max-steps", "1", "-b", "4", "--no-test", "--no-progress-bar"]) == 0

@@ -195,6 +195,37 @@ def test_mnist_like_from_fake_idx_files(tmp_path, name, folder):
     assert batch.shape == (5, 1, 32, 32) and batch[0, 0, 16, 16] == 1 and batch[0, 0, 0, 0] == 0
 
 
+@pytest.mark.parametrize("name,folder", [("mnist", "MNIST"), ("fashion", "FashionMNIST")])
+def test_test_losses_use_the_test_split(results_dir, tmp_path, name, folder):
+    """test_losses.log of MNIST/FashionMNIST averages the t10k images (here 3 white squares
+    on black, unlike the 6 training images): its reconstruction loss equals the model's
+    loss on the test split computed directly, not on the training images."""
+    import json
+    import main
+    from disvae.losses.terms import reconstruction_loss
+    from disvae.modelio import load_model
+    raw = tmp_path / "data" / folder / "raw"
+    raw.mkdir(parents=True)
+    train = np.random.default_rng(0).integers(0, 256, (6, 28, 28)).astype(np.uint8)
+    test = np.zeros((3, 28, 28), dtype=np.uint8)
+    test[:, 8:20, 8:20] = 255
+    for prefix, images in (("train", train), ("t10k", test)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(len(images)))
+    assert main.main(["split", "-d", name, "--data-root", str(tmp_path / "data"), "-l", "betaH", "-e", "1",
+                      "-b", "3", "-z", "2", "--no-progress-bar", "-L", "warning"]) == 0
+    logged = json.loads((results_dir / "split" / "test_losses.log").read_text())
+    model, _ = load_model(str(results_dir / "split"))
+    with torch.no_grad():
+        def recon(dataset):
+            x = dataset.get_batch(torch.arange(len(dataset)))
+            return float(reconstruction_loss(model(x)[0], x))
+        on_test = recon(load_dataset(name, str(tmp_path / "data"), split="test"))
+        on_train = recon(load_dataset(name, str(tmp_path / "data")))
+    assert logged["recon_loss"] == pytest.approx(on_test, rel=1e-5)
+    assert abs(on_test - on_train) > 1.0  # the two splits are told apart
+
+
 @pytest.mark.parametrize("name", ["mnist", "fashion", "celeba", "chairs"])
 def test_missing_files_name_dataset_and_folder(tmp_path, name):
     with pytest.raises(DatasetNotFoundError) as err:
@@ -306,11 +337,25 @@ def test_masked_dsprites_without_textures_gives_the_offline_message(tmp_path):
     assert "--mask-root noise" in message and "tiny-imagenet" in message and "\n" not in message
 
 
+def test_unknown_dataset_options_are_errors(capsys):
+    """A dataset takes only the options it declares: a keyword of another dataset is an error
+    (it used to be swallowed), and so is the flag of another dataset's option."""
+    import main
+    from utils.cli import run_cli
+    with pytest.raises(ValueError, match="has no option spacing"):
+        load_dataset("dsprites", spacing=4)
+    assert load_dataset("xysquares", spacing=4).lat_sizes == (15,) * 6
+    assert run_cli(main.main, ["t", "-d", "dsprites", "--xysquares-spacing", "4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: --xysquares-spacing is an option of dataset xysquares, not of dsprites"
+
+
 @pytest.mark.parametrize("name", ["dsprites_color", "dsprites_masked"])
 def test_variants_train_with_triplets_and_metrics(results_dir, name):
     import json
     import main
-    assert main.main(["v", "-d", name, "--mask-root", "noise", "-l", "adatvae", "-e", "1", "--max-steps", "2",
+    noise = ["--mask-root", "noise"] if name == "dsprites_masked" else []
+    assert main.main(["v", "-d", name, *noise, "-l", "adatvae", "-e", "1", "--max-steps", "2",
                       "-b", "8", "-z", "4", "--no-test", "--no-progress-bar", "-L", "warning", "--is-metrics",
                       "--metrics", "mig", "research", "--metrics-samples", "300"]) == 0
     metrics = json.loads((results_dir / "v" / "metrics.log").read_text())

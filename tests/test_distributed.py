@@ -50,16 +50,13 @@ def test_two_process_step_equals_single_process_step(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not on PATH")
-def test_torchrun_writes_one_complete_results_folder():
-    name = f"torchrun_test_{os.getpid()}"
-    folder = os.path.join(ROOT, "results", name)
-    try:
-        out = subprocess.run(["torchrun", "--standalone", "--nproc_per_node=2", "main.py", name, "-d", "dsprites",
-                              "-l", "btcvae", "-e", "1", "--max-steps", "6", "-b", "16", "--no-test",
-                              "--no-progress-bar"], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                             env=dict(os.environ, OMP_NUM_THREADS="1"))
-        assert out.returncode == 0, out.stderr[-2000:]
-        assert {"model.pt", "specs.json", "train_losses.log", "training.gif"} <= set(os.listdir(folder))
-        assert "2 process(es)" in out.stderr
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+def test_torchrun_writes_one_complete_results_folder(tmp_path):
+    name = "torchrun_test"
+    folder = os.path.join(tmp_path, name)
+    out = subprocess.run(["torchrun", "--standalone", "--nproc_per_node=2", "main.py", name, "-d", "dsprites",
+                          "-l", "btcvae", "-e", "1", "--max-steps", "6", "-b", "16", "--no-test",
+                          "--no-progress-bar"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, OMP_NUM_THREADS="1", DISVAE_RESULTS=str(tmp_path)))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert {"model.pt", "specs.json", "train_losses.log", "training.gif"} <= set(os.listdir(folder))
+    assert "2 process(es)" in out.stderr

@@ -14,17 +14,14 @@ import torch
 import main
 import main_viz
 from disvae import evaluate
-from disvae.metrics import METRICS
+from disvae.metrics import FAMILIES, METRICS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-QUICK = ["-d", "dsprites", "-l", "betaH", "-e", "1", "--max-steps", "3", "-b", "16", "-z", "4", "--no-test",
-         "--no-progress-bar", "-L", "warning"]
 
 
 @pytest.fixture
-def trained(results_dir):
-    assert main.main(["ev", *QUICK]) == 0
-    return results_dir / "ev"
+def trained(tiny_run):
+    return tiny_run("ev")
 
 
 def count_calls(monkeypatch):
@@ -78,7 +75,7 @@ def test_family_from_an_older_definition_is_recomputed(trained, monkeypatch):
     a record without a version counts as version 1, so unchanged families are kept."""
     assert run_metrics("--metrics", "mig", "research") == 0
     log = json.loads((trained / "metrics.log").read_text())
-    assert log["families"]["research"]["version"] == evaluate.FAMILY_VERSIONS["research"] > 1
+    assert log["families"]["research"]["version"] == FAMILIES["research"].version > 1
     log["families"]["research"]["version"] -= 1
     del log["families"]["mig"]["version"]
     (trained / "metrics.log").write_text(json.dumps(log))
@@ -136,7 +133,7 @@ def test_real_sigint_during_metrics_then_resume(trained):
     """A real SIGINT while DCI trains: exit 130, one line, metrics.log keeps MIG; the
     next run computes only the families that are missing."""
     log = trained / "metrics.log"
-    cmd = [sys.executable, "-c", "import sys, main; main.RES_DIR = sys.argv[1]; "
+    cmd = [sys.executable, "-c", "import sys, main, disvae.results; disvae.results.RESULTS_DIR = sys.argv[1]; "
            "sys.exit(main.run_cli(main.main, sys.argv[2:]))", str(trained.parent), "ev", "--is-eval-only",
            "--is-metrics", "--no-test", "--metrics-samples", "1500", "--metrics", "mig", "dci", "sap", "--no-progress-bar"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -157,9 +154,9 @@ def test_real_sigint_during_metrics_then_resume(trained):
 
 def test_real_sigterm_during_a_plot(trained):
     """SIGTERM while main_viz.py draws: exit 130, one line, the earlier plots kept."""
-    script = ("import sys, time, main_viz\n"
+    script = ("import sys, time, main_viz, disvae.results\n"
               "from utils import visualize\n"
-              "main_viz.RES_DIR = sys.argv[1]\n"
+              "disvae.results.RESULTS_DIR = sys.argv[1]\n"
               "def slow(self):\n"
               "    print('drawing gif', flush=True)\n"
               "    time.sleep(60)\n"

@@ -8,14 +8,16 @@ from torch.distributions import Normal, kl_divergence
 
 from disvae.losses import LOSSES, get_loss_f
 from disvae.losses.betab import BetaBLoss
+from disvae.losses.betah import BetaHLoss
 from disvae.losses.btcvae import BtcvaeLoss
 from disvae.losses.dipvae_i import DipVAEILoss
 from disvae.losses.dipvae_ii import DipVAEIILoss
 from disvae.losses.factor import FactorKLoss, permute_dims
+from disvae.losses.vae import VAELoss
 from disvae.losses.terms import (batch_covariance, covariance_penalty, kl_normal_per_dim, linear_annealing, log_density_gaussian,
                                  log_importance_weight_matrix, log_q_decomposition, reconstruction_loss)
 from disvae.models import build_model
-from main import parse_arguments
+from disvae.config import run_parameters
 
 torch.manual_seed(0)
 
@@ -196,14 +198,14 @@ def test_dip_loss_against_a_loop_recomputation(loss_cls, factor):
 
 
 def test_vae_loss_is_plain_elbo_without_typed_reg_anneal():
-    args = parse_arguments(["t", "-l", "VAE", "-d", "dsprites"])
+    args = run_parameters({"loss": "VAE", "dataset": "dsprites"})
     assert args.reg_anneal == 0
     loss_f = get_loss_f("VAE", args, 100)
     model = build_model("Burgess", (1, 64, 64), 3).eval()
     x = torch.rand(2, 1, 64, 64)
     loss, logs = loss_f(model, x)
     assert torch.allclose(loss, logs["recon_loss"] + logs["kl_loss"])
-    assert parse_arguments(["t", "-l", "VAE", "-a", "7"]).reg_anneal == 7
+    assert run_parameters({"loss": "VAE", "reg_anneal": 7}).reg_anneal == 7
 
 
 def test_permute_dims_permutes_each_column():
@@ -260,13 +262,65 @@ def test_factor_state_dict_round_trip_includes_discriminator_optimiser():
 @pytest.mark.parametrize("name", LOSSES)
 def test_every_loss_trains_the_encoder_and_logs_per_latent_kl(name):
     torch.manual_seed(8)
-    args = parse_arguments(["t", "-l", name, "-z", "3", "-d", "dsprites"])
-    loss_f = get_loss_f(name, args, 1000)
+    args = run_parameters({"loss": name, "latent_dim": 3, "dataset": "dsprites"})
+    loss_f = get_loss_f(name, args, n_data=1000, latent_dim=3)
     loss_f.set_total_steps(10)
     model = build_model("Burgess", (1, 32, 32), 3)
-    views = (4, 3, 1, 32, 32) if loss_f.n_views == 3 else (4, 1, 32, 32)
+    views = (4, 1, 32, 32) if loss_f.view_sampling is None else (4, 3, 1, 32, 32)
     loss, logs = loss_f(model, torch.rand(*views))
     loss.backward()
     assert torch.isfinite(loss)
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
     assert {"loss", "recon_loss", "kl_loss", "kl_loss_0", "kl_loss_2"} <= set(logs)
+
+
+def test_betah_objective_from_torch_distributions():
+    """beta-VAE_H: L = -log Bernoulli(x; sigmoid(logits)) summed over pixels + beta * KL(q(z|x) ||
+    N(0, I)) summed over latents, both averaged over the batch (eval mode: z is the mean)."""
+    from torch.distributions import Bernoulli
+    torch.manual_seed(10)
+    model = build_model("Burgess", (1, 32, 32), 3).eval()
+    loss_f = BetaHLoss(beta=4.0).eval()
+    x = (torch.rand(5, 1, 32, 32) > 0.7).float()
+    loss, logs = loss_f(model, x)
+    with torch.no_grad():
+        logits, (mean, logvar), z = model(x)
+        rec = -Bernoulli(logits=logits).log_prob(x).sum((1, 2, 3)).mean()
+        kl = kl_divergence(Normal(mean, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(1).mean()
+    assert torch.equal(z, mean)
+    assert float(logs["recon_loss"]) == pytest.approx(float(rec), rel=1e-5)
+    assert float(logs["kl_loss"]) == pytest.approx(float(kl), rel=1e-5)
+    assert float(loss.detach()) == pytest.approx(float(rec + 4.0 * kl), rel=1e-5)
+
+
+ANNEALED = {  # loss -> (constructor, the loss rebuilt from its logs with annealing weight w)
+    "VAE": (lambda: VAELoss(steps_anneal=10), lambda logs, w: logs["recon_loss"] + w * logs["kl_loss"]),
+    "betaH": (lambda: BetaHLoss(beta=4.0, steps_anneal=10),
+              lambda logs, w: logs["recon_loss"] + w * 4.0 * logs["kl_loss"]),
+    "btcvae": (lambda: BtcvaeLoss(n_data=100, alpha=1.0, beta=6.0, gamma=2.0, steps_anneal=10),
+               lambda logs, w: logs["recon_loss"] + logs["mi_loss"] + 6.0 * logs["tc_loss"]
+               + w * 2.0 * logs["dw_kl_loss"]),
+    "factor": (lambda: FactorKLoss(latent_dim=3, gamma=6.0, steps_anneal=10),
+               lambda logs, w: logs["recon_loss"] + logs["kl_loss"] + w * 6.0 * logs["tc_loss"]),
+    "dipvaeI": (lambda: DipVAEILoss(lambda_od=2.0, steps_anneal=10),
+                lambda logs, w: logs["recon_loss"] + logs["kl_loss"] + w * logs["dip_loss"]),
+}
+
+
+@pytest.mark.parametrize("name", ANNEALED)
+def test_regularisation_is_annealed_linearly_over_reg_anneal_steps(name):
+    """--reg-anneal N: the annealed term is weighted k / N at the k-th training step, then 1;
+    evaluation always uses the full weight."""
+    make, expected = ANNEALED[name]
+    torch.manual_seed(11)
+    model = build_model("Burgess", (1, 32, 32), 3).eval()  # z = mean: the same terms at every step
+    loss_f = make().train()
+    x = torch.rand(6, 1, 32, 32)
+    for step in range(1, 16):
+        loss, logs = loss_f(model, x)
+        weight = min(step / 10, 1.0)
+        assert float(loss.detach()) == pytest.approx(float(expected(logs, weight)), rel=1e-5, abs=1e-4), step
+        loss_f.after_step()
+    loss_f.eval()
+    loss, logs = loss_f(model, x)
+    assert float(loss.detach()) == pytest.approx(float(expected(logs, 1.0)), rel=1e-5, abs=1e-4)

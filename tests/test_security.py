@@ -35,9 +35,8 @@ def outcome(module, argv, capsys):
 
 
 @pytest.fixture
-def trained(results_dir):
-    assert main.main(["safe", *QUICK, "--max-steps", "2", "--checkpoint-steps", "2"]) == 0
-    return results_dir / "safe"
+def trained(tiny_run):
+    return tiny_run("safe")  # a checkpoint at step 2
 
 
 def assert_refused(code, err, sentinel, filename):
@@ -76,7 +75,7 @@ def test_payload_in_a_real_process(trained, tmp_path):
     sentinel = tmp_path / "pwned"
     torch.save(Payload(sentinel), trained / "model.pt")
     env = dict(os.environ, PYTHONPATH=ROOT)
-    code = (f"import sys, main_viz; main_viz.RES_DIR = {str(trained.parent)!r}; "
+    code = (f"import sys, main_viz, disvae.results; disvae.results.RESULTS_DIR = {str(trained.parent)!r}; "
             f"sys.exit(main_viz.run_cli(main_viz.main, ['safe', 'reconstruct']))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120)

@@ -8,10 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
+import disvae.config
 import main
-import utils.config
+from disvae.results import run_lock
 from disvae.training import Trainer
-from utils.cli import run_lock
 from utils.datasets.loaders import BatchLoader
 
 QUICK = ["-d", "xyobject", "-e", "1", "-b", "8", "-z", "3", "--no-test", "--no-progress-bar", "-L", "warning"]
@@ -109,21 +109,23 @@ def test_checkpoint_size_does_not_grow_with_epochs(results_dir, tmp_path):
     ("lrr = 0.1", "unknown key 'lrr'"), ("loss = 'betaZ'", "loss"), ("no_cuda = 'yes'", "no_cuda"),
 ])
 def test_bad_ini_values_one_line(tmp_path, monkeypatch, capsys, line, needle):
-    ini = open(utils.config.CONFIG_FILE).read().replace("[Custom]\n", f"[Custom]\n    {line}\n", 1)
+    ini = open(disvae.config.CONFIG_FILE).read().replace("[Custom]\n", f"[Custom]\n    {line}\n", 1)
     key = line.split(" =")[0]
     ini = "\n".join(l for l in ini.splitlines() if not (l.strip().startswith(key + " ") and l.strip() != line))
     (tmp_path / "hyperparam.ini").write_text(ini)
-    monkeypatch.setattr(utils.config, "CONFIG_FILE", str(tmp_path / "hyperparam.ini"))
+    monkeypatch.setattr(disvae.config, "CONFIG_FILE", str(tmp_path / "hyperparam.ini"))
     code, err = outcome(["x"], capsys)
     assert code == 2 and len(err.splitlines()) == 1 and "hyperparam.ini" in err and needle in err, err
 
 
-def test_missing_seed_line(tmp_path, monkeypatch, capsys):
-    ini = "\n".join(l for l in open(utils.config.CONFIG_FILE).read().splitlines() if not l.strip().startswith("seed"))
+def test_a_missing_ini_line_takes_the_declared_default(tmp_path, monkeypatch):
+    """An option hyperparam.ini does not mention (here the seed, and every Ada-TVAE option)
+    takes the default declared next to its code: a new option needs no ini line."""
+    ini = "\n".join(l for l in open(disvae.config.CONFIG_FILE).read().splitlines() if not l.strip().startswith("seed"))
     (tmp_path / "hyperparam.ini").write_text(ini)
-    monkeypatch.setattr(utils.config, "CONFIG_FILE", str(tmp_path / "hyperparam.ini"))
-    code, err = outcome(["x"], capsys)
-    assert code == 2 and "no value for seed" in err
+    monkeypatch.setattr(disvae.config, "CONFIG_FILE", str(tmp_path / "hyperparam.ini"))
+    params = main.parse_arguments(["-x", "adatvae_xyobject"])
+    assert params.seed == 1234 and params.adatvae_margin == 10.0 and params.triplet_mode == "manhattan_scaled"
 
 
 def test_inapplicable_flags_with_resume(results_dir, capsys):
@@ -135,11 +137,11 @@ def test_inapplicable_flags_with_resume(results_dir, capsys):
 def test_experiments_that_cannot_run_are_not_offered(capsys):
     code, err = outcome(["-x", "adatvae_mnist"], capsys)
     assert code == 2 and "invalid choice" in err
-    assert "adatvae_dsprites" in main.offered_experiments(utils.config.read_config())
+    assert "adatvae_dsprites" in disvae.config.offered_experiments(disvae.config.read_config())
 
 
 def test_a_second_concurrent_run_is_refused(results_dir, capsys):
-    with run_lock(str(results_dir / ".busy.lock")):
+    with run_lock(str(results_dir / "busy")):
         code, err = outcome(["busy", "-l", "betaH", *QUICK, "--max-steps", "1"], capsys)
     assert code == 2 and "in use by pid" in err and not (results_dir / "busy").exists()
     assert main.main(["busy", "-l", "betaH", *QUICK, "--max-steps", "1"]) == 0  # free again

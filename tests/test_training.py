@@ -159,29 +159,25 @@ def test_existing_results_are_never_destroyed(results_dir, capsys):
 
 def test_sigint_in_a_real_process_then_resume(tmp_path):
     """A real SIGINT during training saves a checkpoint; --resume completes the folder."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    name = f"sigint_test_{os.getpid()}"
-    folder = os.path.join(ROOT, "results", name)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", DISVAE_RESULTS=str(tmp_path))
+    name = "sigint_test"
+    folder = os.path.join(tmp_path, name)
     cmd = [sys.executable, os.path.join(ROOT, "main.py"), name, "-d", "dsprites", "-l", "factor", "-b", "16",
            "--max-steps", "2000", "--no-progress-bar", "--no-test"]
-    try:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 120
-        while not os.path.exists(os.path.join(folder, "specs.json")) and time.time() < deadline:
-            time.sleep(0.2)
-        time.sleep(2)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 130, err
-        assert "--resume" in err and "Traceback" not in err
-        done = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), name, "--resume", "--max-steps",
-                               str(json.load(open(os.path.join(folder, "checkpoint.json")))["global_step"] + 5),
-                               "--no-progress-bar"], cwd=ROOT, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr
-        assert {"model.pt", "train_losses.log", "training.gif", "specs.json"} <= set(os.listdir(folder))
-    finally:
-        import shutil
-        shutil.rmtree(folder, ignore_errors=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not os.path.exists(os.path.join(folder, "specs.json")) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), name, "--resume", "--max-steps",
+                           str(json.load(open(os.path.join(folder, "checkpoint.json")))["global_step"] + 5),
+                           "--no-progress-bar"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert {"model.pt", "train_losses.log", "training.gif", "specs.json"} <= set(os.listdir(folder))
 
 
 def test_max_minutes_stops_a_long_run(results_dir):

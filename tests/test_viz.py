@@ -7,14 +7,12 @@ import main_viz
 from utils.visualize import PLOT_FILES, traversal_values
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("results")
-    main.RES_DIR = main_viz.RES_DIR = str(folder)
-    assert main.main(["viz", "-d", "dsprites", "-l", "betaH", "-e", "2", "--max-steps", "6", "-b", "16",
-                      "-z", "4", "--no-progress-bar", "-L", "warning", "--is-metrics", "--metrics", "research",
-                      "--metrics-samples", "400", "--no-test"]) == 0
-    return folder / "viz"
+@pytest.fixture
+def trained(tiny_run):
+    folder = tiny_run("viz")
+    assert main.main(["viz", "--is-eval-only", "--is-metrics", "--metrics", "research", "--metrics-samples", "400",
+                      "--no-test", "--no-progress-bar", "-L", "warning"]) == 0
+    return folder
 
 
 def test_all_plots_written_and_not_blank(trained):
@@ -34,7 +32,7 @@ def test_gif_has_one_frame_per_traversal_step(trained):
     frames = iio.imread(trained / "posterior_traversals.gif", index=None)
     assert frames.shape[0] == 20
     training = iio.imread(trained / "training.gif", index=None)
-    assert training.shape[0] == 1  # one frame per epoch (6 steps ended inside epoch 1)
+    assert training.shape[0] == 1  # one frame per epoch (2 steps ended inside epoch 1)
 
 
 def test_traversal_ranges():

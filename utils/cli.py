@@ -1,20 +1,14 @@
-"""CLI helpers shared by main.py and main_viz.py: one-line errors, logging, seeds, devices."""
+"""Command-line helpers of main.py and main_viz.py: option groups generated from the
+declared options, one-line errors, logging, and the SIGINT/SIGTERM handling of a
+whole command."""
 import argparse
-import contextlib
 import errno
 import logging
-import os
-import random
-import re
 import signal
 import sys
 
-import numpy as np
-import torch
-
-
-class CLIError(Exception):
-    """Bad input from the user: printed as one line, exit status 2."""
+from disvae import phases
+from disvae.errors import DisvaeError
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -25,134 +19,71 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def seed_type(value):
-    """`-s/--seed`: an integer, or None for stochastic behaviour."""
-    if str(value).lower() == "none":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seed must be an integer or None, got {value!r}") from None
-
-
-RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
-
-
-def run_name(value):
-    """A results folder name: letters, digits and `_ . + -`, no path separators."""
-    if value == argparse.SUPPRESS:  # argparse runs an optional positional's default through its type
-        return value
-    if not RUN_NAME.fullmatch(value) or len(value) > 200:
-        raise argparse.ArgumentTypeError(f"a run name is letters, digits and _ . + - (no '/' or leading '.'), "
-                                         f"got {value!r}")
-    return value
-
-
-def ranged(kind, low, high=None, include_low=True, expected="a number"):
-    """argparse type: `kind(value)` within [low, high] (or (low, high] without include_low)."""
-    def parse(value):
+def argparse_type(parse):
+    """A value parser of disvae/options.py as an argparse type (its ValueError, one line)."""
+    def convert(text):
+        if text == argparse.SUPPRESS:  # argparse runs an optional positional's default through its type
+            return text
         try:
-            number = kind(value)
-        except ValueError:
-            number = None
-        if number is None or not (number >= low if include_low else number > low) or \
-                (high is not None and number > high):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
-        return number
-    return parse
+            return parse(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
 
 
-def positive(kind):
-    return ranged(kind, 0, include_low=False, expected=f"a positive {kind.__name__}")
+class OnceAction(argparse.Action):
+    """Stores an option's value (typed, or an alias's fixed value); typing the option
+    twice with different values (`--bf16 --precision fp32`) is an error, not a silent
+    choice of the last."""
+
+    def __init__(self, option_strings, dest, fixed=None, **kwargs):
+        self.fixed = fixed
+        super().__init__(option_strings, dest, nargs=0 if fixed is not None else None, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        value = self.fixed if self.fixed is not None else values
+        previous = getattr(namespace, self.dest, None)
+        if getattr(namespace, f"_{self.dest}_typed", False) and previous != value:
+            parser.error(f"argument {option_string}: conflicts with the {self.dest} typed before ({previous})")
+        setattr(namespace, self.dest, value)
+        setattr(namespace, f"_{self.dest}_typed", True)
 
 
-def non_negative(kind):
-    return ranged(kind, 0, expected="a number >= 0")
-
-
-unit_interval = ranged(float, 0, 1, expected="a number in [0, 1]")
-
-
-def set_seed(seed):
-    if seed is None:
+def add_option(group, option, default=argparse.SUPPRESS):
+    """One declared Option as an argparse argument (`default` SUPPRESS: absent unless typed)."""
+    shown = option.default is not None and option.kind not in ("flag", "positional")
+    kwargs = {"help": f"{option.help} (default: {option.default})" if shown else option.help, "default": default}
+    if option.kind == "flag":
+        group.add_argument(*option.cli_flags, dest=option.name, action="store_true", **kwargs)
         return
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    if option.parse is not None:
+        kwargs["type"] = argparse_type(option.parse)
+    if option.choices is not None:
+        kwargs["choices"] = option.choices
+    if option.kind == "list":
+        kwargs["nargs"] = "+"
+    if option.kind == "positional":
+        group.add_argument(option.name, nargs="?", metavar=option.name.upper(), **kwargs)
+        return
+    if option.aliases:
+        kwargs["action"] = OnceAction
+    group.add_argument(*option.cli_flags, dest=option.name, **kwargs)
+    for alias, value in option.aliases.items():
+        group.add_argument(alias, dest=option.name, action=OnceAction, fixed=value, default=default,
+                           help=f"Same as {option.cli_flags[-1]} {value}.")
 
 
-def seeded_generator(seed):
-    """A torch.Generator seeded with `seed` (a fresh random seed when None)."""
-    return torch.Generator().manual_seed(seed if seed is not None else torch.seed() % 2**31)
+def add_option_groups(parser, groups):
+    for title, options in groups:
+        group = parser.add_argument_group(title)
+        for option in options:
+            add_option(group, option)
 
 
-def available_cores():
-    """The cores this process may run on (its CPU affinity), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
-def default_threads():
-    """OMP_NUM_THREADS when set (bin/*.sh -j N sets it to share the cores), else the available cores."""
-    try:
-        return max(1, int(os.environ["OMP_NUM_THREADS"]))
-    except (KeyError, ValueError):
-        return available_cores()
-
-
-@contextlib.contextmanager
-def run_lock(path):
-    """Hold an exclusive lock on `path` for the duration; a one-line CLIError if another
-    process holds it (the lock dies with its process, so a crash never leaves it held)."""
-    import fcntl
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            f.seek(0)
-            holder = f.read().strip() or "another process"
-            raise CLIError(f"{path[:-5] if path.endswith('.lock') else path} is in use by {holder}; "
-                           "wait for it to finish (two runs must not share a results folder)") from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"pid {os.getpid()}")
-        f.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def get_device(no_cuda=False):
-    return torch.device("cuda" if torch.cuda.is_available() and not no_cuda else "cpu")
-
-
-CPUINFO = "/proc/cpuinfo"
-
-
-def cpu_has_native_bf16(cpuinfo=None):
-    """True on CPUs with AVX-512 BF16 or AMX (Linux /proc/cpuinfo flags; False elsewhere)."""
-    try:
-        with open(cpuinfo or CPUINFO) as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return False
-    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
-
-
-def training_dtype(precision, device, bf16_flag=False):
-    """The autocast dtype of `--precision` (None: float32). `auto` picks bfloat16 where
-    it is native: GPUs with bf16 and CPUs with AVX-512 BF16 or AMX. `--bf16` (the older
-    flag) means bf16."""
-    if bf16_flag or precision == "bf16":
-        return torch.bfloat16
-    if precision == "auto":
-        native = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_native_bf16()
-        return torch.bfloat16 if native else None
-    return None
+def typed_values(namespace):
+    """The options typed on the command line (argparse defaults are SUPPRESS) as a dict."""
+    return {key: value for key, value in vars(namespace).items() if not key.startswith("_")}
 
 
 def setup_logger(level="info", name="disvae"):
@@ -167,41 +98,16 @@ def setup_logger(level="info", name="disvae"):
 
 WRITE_ERRORS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EDQUOT}
 
-# What the command is doing and which files it has finished, for the one line printed
-# when SIGINT/SIGTERM stops it (training has its own handling: it saves a checkpoint).
-_STATE = {"doing": "starting", "kept": {}, "signal": None}
-
-
-@contextlib.contextmanager
-def phase(doing):
-    """Name what the enclosed code does (`computing metric dci`) for an interruption message."""
-    previous, _STATE["doing"] = _STATE["doing"], doing
-    yield  # on an exception the phase stays named: it is where the command stopped
-    _STATE["doing"] = previous
-
-
-def keep(key, description):
-    """Record a file written in full (`metrics.log (mig, dci)`): an interruption keeps it."""
-    _STATE["kept"][key] = description
-
 
 def _interrupt(signum, frame):
-    _STATE["signal"] = signal.Signals(signum).name
-    raise KeyboardInterrupt(_STATE["signal"])
-
-
-def interruption_message():
-    kept = ", ".join(_STATE["kept"].values()) or "no new file"
-    return (f"interrupted ({_STATE['signal'] or 'SIGINT'}) while {_STATE['doing']}; kept {kept}; "
-            "nothing half-written was left")
+    phases.STATE["signal"] = signal.Signals(signum).name
+    raise KeyboardInterrupt(phases.STATE["signal"])
 
 
 def run_cli(main, argv=None):
-    """Run `main(argv)`, turning known user-facing errors into one line and an exit
-    status; SIGINT/SIGTERM end it with one line saying what was kept, status 130."""
-    from utils.config import ConfigError
-    from utils.datasets import DatasetNotFoundError
-    _STATE.update(doing="starting", kept={}, signal=None)
+    """Run `main(argv)`, turning the library's errors into one line and their exit status;
+    SIGINT/SIGTERM end it with one line saying what was kept, status 130."""
+    phases.reset()
     handlers = {}
     try:
         handlers = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -209,14 +115,11 @@ def run_cli(main, argv=None):
         pass
     try:
         return main(argv)
-    except (CLIError, ConfigError) as err:
+    except DisvaeError as err:
         sys.stderr.write(f"error: {err}\n")
-        return 2
-    except DatasetNotFoundError as err:
-        sys.stderr.write(f"error: {err}\n")
-        return 1
+        return err.exit_status
     except KeyboardInterrupt:
-        sys.stderr.write(interruption_message() + "\n")
+        sys.stderr.write(phases.interruption_message() + "\n")
         return 130
     except OSError as err:
         if err.errno not in WRITE_ERRORS:
@@ -226,10 +129,10 @@ def run_cli(main, argv=None):
         sys.stderr.write(f"error: cannot write{where}: {err.strerror or err} (nothing half-written was left)\n")
         return 1
     except Exception:
-        if _STATE["signal"] is None:
+        if phases.STATE["signal"] is None:
             raise
         # a signal that reached worker code (joblib, sklearn) can surface as another error
-        sys.stderr.write(interruption_message() + "\n")
+        sys.stderr.write(phases.interruption_message() + "\n")
         return 130
     finally:
         for sig, handler in handlers.items():

@@ -1,9 +1,6 @@
 """matplotlib figures from the logs: loss curves (train_steps.csv, or train_losses.log for
 runs without it) and metrics (metrics.log)."""
-import os
-import csv
 import io
-import json
 from collections import defaultdict
 
 import matplotlib
@@ -11,7 +8,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from utils.cli import CLIError  # noqa: E402
+from disvae.errors import DisvaeError  # noqa: E402
+from disvae.results import (STEP_COLUMNS, read_metrics, read_train_losses, read_train_steps,  # noqa: E402
+                            scalar_metrics)
 from utils.io import atomic_write  # noqa: E402
 
 
@@ -22,47 +21,32 @@ def save_figure(fig, path):
     atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
 
-def read_train_losses(path):
-    """{loss name: ([epochs], [values])} from a CSV `Epoch,Loss,Value` log."""
+def loss_curves(save_dir):
+    """({term: ([x], [values])}, x label): train_steps.csv against the step, or for runs
+    without a step log train_losses.log against the epoch."""
     curves = defaultdict(lambda: ([], []))
-    try:
-        with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                curves[row["Loss"]][0].append(int(row["Epoch"]))
-                curves[row["Loss"]][1].append(float(row["Value"]))
-    except FileNotFoundError:
-        raise CLIError(f"no {path}: this run has not finished an epoch") from None
-    except (KeyError, ValueError) as err:
-        raise CLIError(f"{path} is not a train_losses.log ({err})") from None
-    return dict(curves)
-
-
-def read_train_steps(path):
-    """{term: ([steps], [values])} from a train_steps.csv (step, epoch, wall_time_s, terms...)."""
-    curves = defaultdict(lambda: ([], []))
-    try:
-        with open(path, newline="") as f:
-            for row in csv.DictReader(f):
-                step = int(float(row["step"]))
-                for name, value in row.items():
-                    if name not in ("step", "epoch", "wall_time_s") and value not in ("", None):
-                        curves[name][0].append(step)
-                        curves[name][1].append(float(value))
-    except (KeyError, ValueError, TypeError) as err:
-        raise CLIError(f"{path} is not a train_steps.csv ({err})") from None
-    return dict(curves)
+    rows = read_train_steps(save_dir)
+    if rows:
+        for row in rows:
+            for name, value in row.items():
+                if name not in STEP_COLUMNS:
+                    curves[name][0].append(row["step"])
+                    curves[name][1].append(value)
+        return dict(curves), "step"
+    epoch_rows = read_train_losses(save_dir)
+    if not epoch_rows:
+        raise DisvaeError(f"{save_dir} has no train_steps.csv rows nor train_losses.log yet: the run has not "
+                          "reached --log-every steps")
+    for epoch, name, value in epoch_rows:
+        curves[name][0].append(epoch)
+        curves[name][1].append(value)
+    return dict(curves), "epoch"
 
 
 def plot_loss_curves(save_dir, out_path):
     """Every logged term against the training step (train_steps.csv), or against the
     epoch (train_losses.log) for runs without a step log."""
-    steps_path = os.path.join(save_dir, "train_steps.csv")
-    if os.path.exists(steps_path) and os.path.getsize(steps_path) > 0:
-        curves, x_label = read_train_steps(steps_path), "step"
-    else:
-        curves, x_label = read_train_losses(os.path.join(save_dir, "train_losses.log")), "epoch"
-    if not curves:
-        raise CLIError(f"{steps_path} has no rows yet: the run has not reached --log-every steps")
+    curves, x_label = loss_curves(save_dir)
     marker = dict(marker="o", ms=3) if max(len(x) for x, _ in curves.values()) < 50 else {}
     per_latent = sorted((k for k in curves if k.startswith("kl_loss_")), key=lambda k: int(k.rsplit("_", 1)[1]))
     others = [k for k in curves if k not in per_latent]
@@ -88,20 +72,14 @@ def plot_loss_curves(save_dir, out_path):
     save_figure(fig, out_path)
 
 
-def scalar_metrics(metrics):
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-            and k not in ("n_encoded", "factor_vae_active_latents", "seed")}
-
-
-def plot_metrics(log_path, out_path):
-    try:
-        with open(log_path) as f:
-            metrics = scalar_metrics(json.load(f))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CLIError(f"{log_path} is not valid JSON ({err})") from None
+def plot_metrics(save_dir, out_path):
+    """Every scalar of metrics.log, labelled as its metric family declares."""
+    from disvae.metrics import METRIC_LABELS
+    metrics = scalar_metrics(read_metrics(save_dir))
     fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(metrics)), 4))
     ax.bar(range(len(metrics)), list(metrics.values()), color="tab:blue")
-    ax.set_xticks(range(len(metrics)), list(metrics), rotation=60, ha="right", fontsize=8)
+    ax.set_xticks(range(len(metrics)), [METRIC_LABELS.get(k, k) for k in metrics], rotation=60, ha="right",
+                  fontsize=8)
     ax.set_ylim(min(0, min(metrics.values(), default=0)), max(1, max(metrics.values(), default=1)))
     ax.set_title("disentanglement metrics")
     fig.tight_layout()

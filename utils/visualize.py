@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 from scipy.stats import norm
 from torchvision.utils import make_grid
 
-from utils.cli import seeded_generator
+from disvae.runtime import seeded_generator
 from utils.io import atomic_write
 
 PLOT_FILES = {

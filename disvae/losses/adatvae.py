@@ -26,6 +26,8 @@ from torch.nn import functional as F
 
 from disvae.losses.base import BaseLoss
 from disvae.losses.terms import kl_gaussians_per_dim, kl_normal_per_dim, reconstruction_loss
+from disvae.options import Option, non_negative, positive, unit_interval
+from utils.datasets.base import TRIPLET_MODES
 
 THRESH_MODES = ("dist", "kl", "symmetric_kl")
 TRIPLET_LOSSES = ("triplet", "triplet_soft")
@@ -65,12 +67,39 @@ def shared_mask(posterior_u, posterior_v, ratio=0.5, mode="dist"):
 
 
 class AdaTVAELoss(BaseLoss):
-    n_views = 3
+    name = "adatvae"
+    title = "Ada-TVAE specific parameters"
+    view_sampling = "triplet"  # supervised: needs ground-truth factors (unsupervised: any dataset)
+    options = {
+        "beta": Option("adatvae_beta", 0.01, "KL weight, mean-normalised (summed-terms beta = beta * pixels / "
+                       "latents).", non_negative(float)),
+        "triplet_margin": Option("adatvae_margin", 10.0, "Triplet margin.", non_negative(float)),
+        "triplet_p": Option("adatvae_p", 1, "p of the triplet p-norm.", positive(int)),
+        "triplet_scale": Option("adatvae_scale", 1.0, "Weight of the triplet term.", non_negative(float)),
+        "triplet_loss": Option("adatvae_triplet_loss", "triplet", "Margin triplet or soft-margin triplet.",
+                               choices=TRIPLET_LOSSES),
+        "thresh_mode": Option("adatvae_thresh_mode", "dist", "Per-dimension difference used by the "
+                              "shared-dimension threshold.", choices=THRESH_MODES),
+        "thresh_ratio": Option("adatvae_thresh_ratio", 0.5, "Threshold ratio r in [0, 1] (0.5: Ada-GVAE).",
+                               unit_interval),
+        "share_scale": Option("adatvae_share_scale", 0.5, "Scale s of the negative's difference on shared "
+                              "dimensions.", unit_interval),
+        "schedule": Option("adatvae_schedule", "up_ratio", "Linear schedule of share scale / threshold ratio "
+                           "over the run.", choices=tuple(SCHEDULES)),
+        "unsupervised": Option("adatvae_unsupervised", False, "Order triplets by raw-image distance instead of "
+                               "ground-truth factors.", kind="flag"),
+        "triplet_mode": Option("triplet_mode", "manhattan_scaled", "Ground-truth distance ordering supervised "
+                               "triplets.", choices=TRIPLET_MODES),
+        "swap_chance": Option("triplet_swap_chance", 0.0, "Chance of swapping positive and negative.",
+                              unit_interval),
+    }
 
     def __init__(self, beta=0.01, triplet_margin=10.0, triplet_p=1, triplet_scale=1.0,
                  triplet_loss="triplet", thresh_mode="dist", thresh_ratio=0.5, share_scale=0.5,
-                 schedule="up_ratio", schedule_steps=0, unsupervised=False, **kwargs):
+                 schedule="up_ratio", schedule_steps=0, unsupervised=False, triplet_mode="manhattan_scaled",
+                 swap_chance=0.0, **kwargs):
         super().__init__(**kwargs)
+        self.view_options = {"triplet_mode": triplet_mode, "swap_chance": swap_chance}
         self.beta = beta
         self.triplet_margin, self.triplet_p, self.triplet_scale = triplet_margin, triplet_p, triplet_scale
         self.soft = triplet_loss == "triplet_soft"

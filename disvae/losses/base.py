@@ -1,9 +1,17 @@
 """What every loss shares: the reconstruction distribution, the annealing step
 counter, and the interface the trainer uses.
 
-The trainer asks a loss
-- `n_views`: observations per example (1, or 3 for triplet losses) and
-  `view_sampling`: how the dataset must draw them;
+A loss declares what it needs, next to its code:
+- `name`: its registry name (`-l NAME`; may contain `_`);
+- `options`: {constructor argument: Option}, its own parameters (CLI flags, defaults,
+  types, help; hyperparam.ini and specs.json values are checked against them);
+- `context`: what it needs to know of the run beyond its options ("n_data", "latent_dim");
+- `min_batch`: the smallest batch it can estimate from;
+- `view_sampling`: how the loader draws observations per example (None: one image;
+  "triplet", "triplet_unsupervised": (B, 3, C, H, W)) and `view_options` for the loader.
+The trainer asks it for
+- `forward(model, x)` -> (loss, logs): the loss runs the model itself, so each loss
+  decides which forward passes it needs; `logs` maps names to detached tensors;
 - `forward(model, x)` -> (loss, logs): the loss runs the model itself, so each loss
   decides which forward passes it needs; `logs` maps names to detached tensors;
 - `after_step()`: work after the model's optimiser step (FactorVAE's discriminator).
@@ -15,8 +23,22 @@ from disvae.losses.terms import kl_normal_per_dim, linear_annealing, reconstruct
 
 
 class BaseLoss(nn.Module):
-    n_views = 1
+    name = None
+    title = None  # the title of its group of options in `-h` (default: "<name> specific parameters")
+    options = {}
+    context = ()
+    min_batch = 1
     view_sampling = None
+    view_options = {}
+    fixed_defaults = {}  # values of general options this loss uses unless they are typed
+
+    @classmethod
+    def from_parameters(cls, params, n_data=None, latent_dim=None):
+        """The loss of a run's parameters (a Namespace of every option)."""
+        kwargs = {argument: getattr(params, option.name) for argument, option in cls.options.items()}
+        kwargs.update({key: value for key, value in (("n_data", n_data), ("latent_dim", latent_dim))
+                       if key in cls.context})
+        return cls(rec_dist=params.rec_dist, steps_anneal=params.reg_anneal, **kwargs)
 
     def __init__(self, rec_dist="bernoulli", steps_anneal=0):
         super().__init__()

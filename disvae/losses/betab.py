@@ -7,9 +7,19 @@ over --reg-anneal training steps; gamma is --betaB-G. In evaluation C = C_fin.
 """
 from disvae.losses.base import BaseLoss
 from disvae.losses.terms import linear_annealing
+from disvae.options import Option, non_negative
 
 
 class BetaBLoss(BaseLoss):
+    name = "betaB"
+    title = "BetaB specific parameters"
+    options = {
+        "C_init": Option("betaB_initC", 0.0, "Starting annealed capacity.", non_negative(float)),
+        "C_fin": Option("betaB_finC", 25.0, "Final annealed capacity.", non_negative(float)),
+        "gamma": Option("betaB_G", 1000.0, "Weight of the KL divergence term (gamma in the paper).",
+                        non_negative(float)),
+    }
+
     def __init__(self, C_init=0.0, C_fin=25.0, gamma=1000.0, **kwargs):
         super().__init__(**kwargs)
         self.C_init, self.C_fin, self.gamma = C_init, C_fin, gamma

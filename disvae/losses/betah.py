@@ -4,9 +4,14 @@ with a Constrained Variational Framework").
     L = E_q[-log p(x|z)] + beta * KL(q(z|x) || N(0, I))      (beta = --betaH-B)
 """
 from disvae.losses.base import BaseLoss
+from disvae.options import Option, non_negative
 
 
 class BetaHLoss(BaseLoss):
+    name = "betaH"
+    title = "BetaH specific parameters"
+    options = {"beta": Option("betaH_B", 4.0, "Weight of the KL (beta in the paper).", non_negative(float))}
+
     def __init__(self, beta=4.0, **kwargs):
         super().__init__(**kwargs)
         self.beta = beta

@@ -13,9 +13,24 @@ weighted sampling ("mws"), chosen with --btcvae-estimator; see terms.log_q_decom
 """
 from disvae.losses.base import BaseLoss
 from disvae.losses.terms import log_q_decomposition
+from disvae.options import Option
+
+ESTIMATORS = ("mss", "mws")
 
 
 class BtcvaeLoss(BaseLoss):
+    name = "btcvae"
+    title = "beta-tcvae specific parameters"
+    options = {
+        "alpha": Option("btcvae_A", 1.0, "Weight of the MI term (alpha in the paper).", float),
+        "gamma": Option("btcvae_G", 1.0, "Weight of the dim-wise KL term (gamma in the paper).", float),
+        "beta": Option("btcvae_B", 6.0, "Weight of the TC term (beta in the paper).", float),
+        "estimator": Option("btcvae_estimator", "mss", "Estimator of q(z): minibatch stratified or weighted "
+                            "sampling.", choices=ESTIMATORS),
+    }
+    context = ("n_data",)
+    min_batch = 2  # q(z) is estimated from the other B - 1 examples
+
     def __init__(self, n_data, alpha=1.0, beta=6.0, gamma=1.0, estimator="mss", **kwargs):
         super().__init__(**kwargs)
         self.n_data = n_data

@@ -16,9 +16,20 @@ import torch
 
 from disvae.losses.base import BaseLoss
 from disvae.losses.terms import batch_covariance, covariance_penalty
+from disvae.options import Option, non_negative
 
 
 class DipVAEILoss(BaseLoss):
+    name = "dipvaeI"
+    title = "DIP-VAE-I specific parameters"
+    options = {
+        "lambda_od": Option("dipvaeI_lambda_od", 10.0, "Weight of the off-diagonal covariance penalty (lambda_od).",
+                            non_negative(float)),
+        "lambda_d_factor": Option("dipvaeI_lambda_d_factor", 10.0, "Weight of the diagonal penalty, as a multiple "
+                                  "of lambda_od.", non_negative(float)),
+    }
+    min_batch = 2  # a covariance over the batch
+
     def __init__(self, lambda_od=10.0, lambda_d_factor=10.0, **kwargs):
         super().__init__(**kwargs)
         self.lambda_od = lambda_od

@@ -18,6 +18,7 @@ from disvae.losses.base import BaseLoss
 from disvae.losses.terms import kl_normal_per_dim, reconstruction_loss
 from disvae.models.discriminator import Discriminator
 from disvae.optim import adam
+from disvae.options import Option, non_negative, positive
 
 
 def permute_dims(z, generator=None):
@@ -28,6 +29,15 @@ def permute_dims(z, generator=None):
 
 
 class FactorKLoss(BaseLoss):
+    name = "factor"
+    title = "factor VAE specific parameters"
+    options = {
+        "gamma": Option("factor_G", 6.0, "Weight of the TC term (gamma in the paper).", non_negative(float)),
+        "lr_disc": Option("lr_disc", 5e-5, "Learning rate of the discriminator.", positive(float)),
+    }
+    context = ("latent_dim",)
+    min_batch = 2  # the batch is split in two halves
+
     def __init__(self, latent_dim, gamma=6.0, lr_disc=5e-5, **kwargs):
         super().__init__(**kwargs)
         self.gamma = gamma

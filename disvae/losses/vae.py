@@ -8,6 +8,8 @@ from disvae.losses.base import BaseLoss
 
 
 class VAELoss(BaseLoss):
+    name = "VAE"
+    fixed_defaults = {"reg_anneal": 0}  # the plain ELBO: no KL annealing unless --reg-anneal is typed
     def compute(self, model, x):
         rec, kl_per_dim, _, _ = self.vae_terms(model, x)
         loss = rec + self.anneal_weight() * kl_per_dim.sum()

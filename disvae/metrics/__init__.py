@@ -1,22 +1,36 @@
 """Disentanglement metrics, one file per family; every one takes a representation
-(indices -> posterior means, log-variances), a ground-truth dataset and a numpy RNG."""
+(indices -> posterior means, log-variances), a ground-truth dataset and a numpy RNG.
+
+The registry is every MetricFamily (family.py) declared in a module of this folder,
+found when the package is imported. Adding a metric: one file with its function and
+its `FAMILY = MetricFamily(...)`; plus its test.
+"""
 import time
+import zlib
 
-from disvae.metrics.dci import dci
-from disvae.metrics.mig import mig_aam
+import numpy as np
+
+from disvae.metrics.family import MetricFamily
 from disvae.metrics.representation import FunctionRepresentation, ModelRepresentation
-from disvae.metrics.research import research_metrics
-from disvae.metrics.sap import sap
-from disvae.metrics.scores import beta_vae_score, factor_vae_score
+from disvae.registry import discover
 
-METRICS = {
-    "mig": mig_aam,  # MIG and AAM, both estimators
-    "dci": dci,
-    "sap": sap,
-    "factorvae": factor_vae_score,
-    "betavae": beta_vae_score,
-    "research": research_metrics,  # ground-truth correlation, linearity and axis-alignment ratios
-}
+
+FAMILIES = dict(sorted(discover(__name__, __path__, lambda value, module: isinstance(value, MetricFamily),
+                             "metric families").items(), key=lambda item: item[1].order))  # in table order
+METRICS = {name: family.compute for name, family in FAMILIES.items()}  # name -> function
+METRIC_LABELS = {key: label for family in FAMILIES.values() for key, label in family.labels.items()}
+HEADLINE_METRICS = [key for family in FAMILIES.values() for key in family.headline]
+
+
+def family_rng(seed, name):
+    """The generator of family `name`: seeded by the run's seed and the family's name, so
+    that adding, removing or skipping a family changes no other family's numbers."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def quick_counts(n):
+    """Per-family keyword arguments that cap every metric at about `n` points (quick checks)."""
+    return {name: family.quick(n) for name, family in FAMILIES.items()}
 
 
 def compute_metrics(representation, dataset, rng, names=None, logger=None, **kwargs):
@@ -33,4 +47,5 @@ def compute_metrics(representation, dataset, rng, names=None, logger=None, **kwa
     return results
 
 
-__all__ = ["METRICS", "FunctionRepresentation", "ModelRepresentation", "compute_metrics"]
+__all__ = ["FAMILIES", "HEADLINE_METRICS", "METRICS", "METRIC_LABELS", "FunctionRepresentation", "MetricFamily",
+           "ModelRepresentation", "compute_metrics", "family_rng", "quick_counts"]

@@ -9,6 +9,8 @@ factor class from the latent means; R[j, k] = |feature importance of latent j fo
 """
 import numpy as np
 
+from disvae.metrics.family import MetricFamily
+
 
 def _entropy_base(p, base, axis):
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -41,7 +43,7 @@ def dci(representation, dataset, rng, n_train=10000, n_test=5000, n_jobs=None):
     from joblib import Parallel, delayed
     from sklearn.ensemble import GradientBoostingClassifier
 
-    from utils.cli import available_cores
+    from disvae.runtime import available_cores
 
     indices = rng.choice(len(dataset), n_train + n_test, replace=len(dataset) < n_train + n_test)
     codes, _ = representation(indices)
@@ -64,3 +66,10 @@ def dci(representation, dataset, rng, n_train=10000, n_test=5000, n_jobs=None):
     dis, com = dci_from_importance(importance)
     return {"dci_disentanglement": dis, "dci_completeness": com,
             "dci_informativeness": float(np.mean([acc for _, acc in fitted]))}
+
+
+FAMILY = MetricFamily(
+    "dci", dci, quick=lambda n: {"n_train": n, "n_test": n // 2}, order=1,
+    labels={"dci_disentanglement": "DCI disentanglement", "dci_completeness": "DCI completeness",
+            "dci_informativeness": "DCI informativeness"},
+    headline=("dci_disentanglement",))

@@ -13,6 +13,7 @@ H(v_k) is the empirical entropy of the factor on the same sample.
 """
 import numpy as np
 
+from disvae.metrics.family import MetricFamily
 from disvae.metrics.info import (discrete_entropy, discrete_mutual_info, histogram_discretize,
                                  sampled_marginal_entropies)
 
@@ -79,3 +80,10 @@ def mig_aam(representation, dataset, rng, n_points=10000, estimators=("sampled",
     results["mig"], results["aam"] = results[f"mig_{estimators[0]}"], results[f"aam_{estimators[0]}"]
     results["mig_aam_estimator"] = estimators[0]
     return results
+
+
+FAMILY = MetricFamily(
+    "mig", mig_aam, quick=lambda n: {"n_points": n}, order=0,
+    labels={"mig": "MIG (sampled)", "mig_histogram": "MIG (histogram)", "mig_sampled_no_shape": "MIG (sampled, "
+            "no shape)", "aam": "AAM"},
+    headline=("mig", "aam"))

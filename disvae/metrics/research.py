@@ -16,6 +16,7 @@ numbers can be compared with either.
 """
 import numpy as np
 
+from disvae.metrics.family import MetricFamily
 from utils.distances import pairwise_l2, rank_correlation, traversal_indices
 
 
@@ -68,3 +69,13 @@ def research_metrics(representation, dataset, rng, n_bases=64):
             "axis_alignment_ratio_normalised": geometric_mean([n[1] for n in normalised]),
             "research_per_factor": {name: dict(zip(("gt_correlation", "linearity_ratio", "axis_alignment_ratio"),
                                                    map(float, v))) for name, v in per_factor.items()}}
+
+
+FAMILY = MetricFamily(
+    "research", research_metrics, quick=lambda n: {"n_bases": max(4, min(64, n // 100))}, order=5,
+    version=2,  # 2: disent's normalised ratios
+    labels={"gt_correlation": "ground-truth correlation", "linearity_ratio": "linearity ratio",
+            "axis_alignment_ratio": "axis-alignment ratio",
+            "linearity_ratio_normalised": "linearity ratio (disent, normalised)",
+            "axis_alignment_ratio_normalised": "axis-alignment ratio (disent, normalised)"},
+    headline=("gt_correlation", "linearity_ratio", "axis_alignment_ratio"))

@@ -9,6 +9,8 @@ import warnings
 
 import numpy as np
 
+from disvae.metrics.family import MetricFamily
+
 
 def sap_from_scores(scores):
     ordered = np.sort(scores, axis=0)[::-1]
@@ -36,3 +38,7 @@ def sap(representation, dataset, rng, n_train=10000, n_test=5000):
                 clf = LinearSVC(C=0.01, class_weight="balanced").fit(x_train, factors[:n_train, k])
             scores[j, col] = clf.score(x_test, factors[n_train:, k])
     return {"sap": sap_from_scores(scores)}
+
+
+FAMILY = MetricFamily("sap", sap, quick=lambda n: {"n_train": n, "n_test": n // 2}, order=2,
+                      labels={"sap": "SAP"}, headline=("sap",))

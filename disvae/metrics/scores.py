@@ -12,6 +12,8 @@ it, and its feature is mean over pairs of |z1 - z2|; a logistic regression train
 import numpy as np
 import torch
 
+from disvae.metrics.family import MetricFamily
+
 
 def _fixed_factor_indices(dataset, rng, n_groups, group_size, n_sets=1):
     """Random factor k per group and (n_groups, n_sets, group_size) indices sharing one value of k."""
@@ -61,3 +63,9 @@ def beta_vae_score(representation, dataset, rng, n_train=10000, n_test=5000, bat
         return {"beta_vae_score": 1.0}
     clf = LogisticRegression(max_iter=2000).fit(x_train, y_train)
     return {"beta_vae_score": float(clf.score(x_test, y_test))}
+
+
+FACTOR_VAE = MetricFamily("factorvae", factor_vae_score, quick=lambda n: {"n_train": n, "n_test": n // 2, "n_std": n},
+                          order=3, labels={"factor_vae_score": "FactorVAE score"}, headline=("factor_vae_score",))
+BETA_VAE = MetricFamily("betavae", beta_vae_score, quick=lambda n: {"n_train": n, "n_test": n // 2}, order=4,
+                        labels={"beta_vae_score": "BetaVAE score"}, headline=("beta_vae_score",))

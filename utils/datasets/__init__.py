@@ -1,32 +1,19 @@
-"""Dataset registry: procedural ground-truth datasets (default) and file-backed ones.
+"""Dataset registry: every dataset class (an ImageDataset with a `name`) of the modules in
+this folder, found when the package is imported: procedural ground-truth datasets
+(rendered on the fly, the defaults) and file-backed ones. Adding a dataset: one class
+with its `name`, `options` and `get_batch` (ground-truth datasets: factors and `render`)
+in a module here; plus its test.
 
 `get_dataset(name)` returns the class (as the reference does); `load_dataset(name, ...)`
-builds an instance with its data root (default data/<name>).
+builds an instance from its data root (default data/<data_folder>) and its options.
 """
-import os
-
-from utils.datasets.base import GroundTruthDataset, ImageDataset, TensorImageDataset, TRIPLET_MODES
-from utils.datasets.dsprites import DSprites
-from utils.datasets.dsprites_variants import MASK_MODES, DSpritesColor, DSpritesMasked
-from utils.datasets.files import CelebA, Chairs, DatasetNotFoundError, FashionMNIST, ImageFolder, MNIST
+from disvae.errors import DatasetNotFoundError
+from disvae.registry import defined_subclass, discover
+from utils.datasets.base import DATA_DIR, TRIPLET_MODES, GroundTruthDataset, ImageDataset, TensorImageDataset
 from utils.datasets.loaders import BatchLoader
-from utils.datasets.synthetic import XYObject, XYObjectShaded, XYSquares
 
-DATASETS = {
-    "dsprites": DSprites,
-    "dsprites_color": DSpritesColor,
-    "dsprites_masked": DSpritesMasked,
-    "xyobject": XYObject,
-    "xyobject_shaded": XYObjectShaded,
-    "xysquares": XYSquares,
-    "mnist": MNIST,
-    "fashion": FashionMNIST,
-    "celeba": CelebA,
-    "chairs": Chairs,
-    "imagefolder": ImageFolder,
-}
-PROCEDURAL = [name for name, cls in DATASETS.items() if issubclass(cls, GroundTruthDataset)]
-DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data")
+DATASETS = discover(__name__, __path__, defined_subclass(ImageDataset), "datasets")  # name -> dataset class
+PROCEDURAL = [name for name, cls in DATASETS.items() if cls.procedural]
 
 
 def get_dataset(name):
@@ -37,42 +24,34 @@ def get_dataset(name):
         raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}") from None
 
 
-DATA_FOLDERS = {"dsprites_color": "dsprites", "dsprites_masked": "dsprites"}  # variants read dSprites' file
-
-
-def default_root(name):
-    return os.path.join(DATA_DIR, DATA_FOLDERS.get(name, name))
-
-
-def load_dataset(name, root=None, **kwargs):
-    """An instance of dataset `name`. kwargs: `spacing` (xysquares), `channels`
-    (imagefolder), `train` (mnist/fashion), `device` (procedural rendering)."""
+def load_dataset(name, root=None, device="cpu", split="train", **options):
+    """An instance of dataset `name`: files under `root` (default its data folder), rendered
+    on `device` (procedural datasets), the `split` ("train", or "test" where it has one),
+    and its own `options` (e.g. spacing=4 for xysquares); any other keyword is an error."""
     cls = get_dataset(name)
-    if name == "imagefolder" and root is None:
-        raise DatasetNotFoundError("dataset 'imagefolder' needs --data-root PATH, a folder of images")
-    return cls(root=root or default_root(name), **kwargs)
+    unknown = sorted(set(options) - set(cls.options))
+    if unknown:
+        known = ", ".join(cls.options) or "none"
+        raise ValueError(f"dataset {name!r} has no option {', '.join(unknown)} (its options: {known})")
+    if split not in cls.splits:
+        raise ValueError(f"dataset {name!r} has no {split!r} split (it has {', '.join(cls.splits)})")
+    kwargs = dict(options)
+    if cls.procedural:
+        kwargs["device"] = device
+    if split != "train":
+        kwargs["split"] = split
+    return cls(root=root or cls.default_root(), **kwargs)
 
 
-def load_dataset_of_run(run_args, device="cpu"):
-    """The dataset a run's parameters (a dict, as in specs.json) describe."""
-    name = run_args["dataset"]
-    kwargs = {}
-    if name == "xysquares":
-        kwargs["spacing"] = run_args.get("xysquares_spacing", 8)
-    if name == "imagefolder":
-        kwargs["channels"] = run_args.get("channels")
-    if name == "dsprites_masked":
-        kwargs.update({key: run_args[key] for key in ("mask_mode", "mask_strength") if key in run_args},
-                      mask_root=run_args.get("mask_root") or os.path.join(DATA_DIR, "tiny-imagenet"))
-    if name in PROCEDURAL:
-        kwargs["device"] = device  # rendered on the training device
-    return load_dataset(name, run_args.get("data_root"), **kwargs)
+def load_dataset_of_run(params, device="cpu", split="train"):
+    """The dataset a run's parameters (a dict, as in specs.json) describe; a split it does
+    not have falls back to its training images."""
+    cls = get_dataset(params["dataset"])
+    options = {argument: params[option.name] for argument, option in cls.options.items() if option.name in params}
+    return load_dataset(cls.name, params.get("data_root"), device, split if split in cls.splits else "train",
+                        **options)
 
 
-def get_img_size(name):
-    return get_dataset(name).img_size
-
-
-__all__ = ["DATASETS", "MASK_MODES", "PROCEDURAL", "BatchLoader", "DatasetNotFoundError", "GroundTruthDataset",
-           "ImageDataset", "TensorImageDataset", "TRIPLET_MODES", "get_dataset", "get_img_size", "load_dataset",
+__all__ = ["DATASETS", "DATA_DIR", "PROCEDURAL", "TRIPLET_MODES", "BatchLoader", "DatasetNotFoundError",
+           "GroundTruthDataset", "ImageDataset", "TensorImageDataset", "get_dataset", "load_dataset",
            "load_dataset_of_run"]

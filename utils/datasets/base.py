@@ -1,5 +1,12 @@
 """Dataset interfaces.
 
+A dataset class declares what the registry and the command line need to know of it:
+`name` (`-d NAME`), `options` ({constructor argument: Option}, its own parameters such
+as xysquares' spacing; a dataset takes no other keyword), `data_folder` (the folder
+under data/ that holds its files, default its name), `splits` (the splits it has;
+`test_losses.log` uses "test" where there is one) and `procedural` (rendered on the
+training device, no files needed).
+
 Every dataset is indexable (`ds[i]` -> (image (C, H, W) in [0, 1], factor values or 0))
 and renders or gathers whole batches with `get_batch(indices)` -> (B, C, H, W), which
 is what the trainer uses (no per-example Python loop, no DataLoader workers).
@@ -9,15 +16,28 @@ Ground-truth datasets add the factor interface: `lat_names`, `lat_sizes`,
 values, (N, F)), `index_to_classes`, `classes_to_index`, and vectorised sampling of
 pairs and triplets (spec section B). Flat index order: first factor slowest.
 """
+import os
+
 import numpy as np
 import torch
+
+DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data")
 
 TRIPLET_MODES = ("manhattan_scaled", "manhattan", "factors", "combined", "random")
 
 
 class ImageDataset(torch.utils.data.Dataset):
+    name = None
+    options = {}
+    data_folder = None
+    splits = ("train",)
+    procedural = False
     img_size = None  # (C, H, W)
     has_factors = False
+
+    @classmethod
+    def default_root(cls):
+        return os.path.join(DATA_DIR, cls.data_folder or cls.name)
 
     def __len__(self):
         raise NotImplementedError
@@ -54,6 +74,7 @@ class GroundTruthDataset(ImageDataset):
     """Full-factorial dataset whose images are a function of their factor classes."""
 
     has_factors = True
+    procedural = True
     lat_names = ()
     lat_sizes = ()
 

@@ -33,7 +33,6 @@ SIZE = 8.6
 MARGIN = 14.5
 HEART_SCALE = 1.04  # heart curve area is ~3.6; this brings it to ~3.9
 OFFICIAL_FILE = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
-OFFICIAL_URL = "https://github.com/deepmind/dsprites-dataset"
 
 
 def _inside(shape, u, v):
@@ -47,12 +46,13 @@ def _inside(shape, u, v):
 
 
 class DSprites(GroundTruthDataset):
+    name = "dsprites"
     lat_names = ("shape", "scale", "orientation", "posX", "posY")
     lat_sizes = (3, 6, 40, 32, 32)
     img_size = (1, 64, 64)
     files = {"train": OFFICIAL_FILE}
 
-    def __init__(self, root=None, device="cpu", **kwargs):
+    def __init__(self, root=None, device="cpu"):
         super().__init__(device)
         self.packed = None
         path = os.path.join(root, OFFICIAL_FILE) if root else None

@@ -20,6 +20,8 @@ import os
 import numpy as np
 import torch
 
+from disvae.options import Option, unit_interval
+from utils.datasets.base import DATA_DIR
 from utils.datasets.dsprites import DSprites
 from utils.datasets.files import IMAGE_EXTENSIONS, _load_square, not_found
 
@@ -43,9 +45,11 @@ def hash_uniform(keys):
 
 
 class DSpritesColor(DSprites):
+    name = "dsprites_color"
+    data_folder = "dsprites"  # reads dSprites' official file when present
     img_size = (3, 64, 64)
 
-    def __init__(self, root=None, device="cpu", **kwargs):
+    def __init__(self, root=None, device="cpu"):
         super().__init__(root, device)
         self._colours = None
 
@@ -63,16 +67,27 @@ class DSpritesColor(DSprites):
 
 
 class DSpritesMasked(DSprites):
+    name = "dsprites_masked"
+    data_folder = "dsprites"
     img_size = (3, 64, 64)
+    options = {
+        "mask_mode": Option("mask_mode", "bg", "dsprites_masked: texture in the sprite (fg) or in the background "
+                            "(bg).", choices=MASK_MODES),
+        "mask_strength": Option("mask_strength", 1.0, "dsprites_masked: texture strength in [0, 1] (0 is "
+                                "dSprites).", unit_interval),
+        "mask_root": Option("mask_root", None, "dsprites_masked: folder of natural images for the textures "
+                            "(default: data/tiny-imagenet/), or `noise` for procedural noise (offline)."),
+    }
 
-    def __init__(self, root=None, device="cpu", mask_mode="bg", mask_strength=1.0, mask_root=None, **kwargs):
+    def __init__(self, root=None, device="cpu", mask_mode="bg", mask_strength=1.0, mask_root=None):
         super().__init__(root, device)
         if mask_mode not in MASK_MODES:
             raise ValueError(f"mask mode must be one of {MASK_MODES}, got {mask_mode!r}")
         if not 0 <= mask_strength <= 1:
             raise ValueError(f"mask strength must be in [0, 1], got {mask_strength}")
         self.mask_mode, self.mask_strength = mask_mode, float(mask_strength)
-        self.textures = None if mask_root == "noise" else load_textures(mask_root)
+        self.textures = None if mask_root == "noise" else \
+            load_textures(mask_root or os.path.join(DATA_DIR, "tiny-imagenet"))
 
     def texture(self, indices):
         """(B, 3, 64, 64) textures T(i) in [0, 1] of flat indices."""

@@ -21,18 +21,12 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from disvae.errors import DatasetFileError, DatasetNotFoundError
+from disvae.options import Option
 from utils.datasets.base import TensorImageDataset
 from utils.io import atomic_save_npy
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-
-
-class DatasetNotFoundError(Exception):
-    """Files of a file-backed dataset are missing."""
-
-
-class DatasetFileError(DatasetNotFoundError):
-    """A file of a file-backed dataset is there but cannot be read."""
 
 
 def unreadable(path, what, err):
@@ -61,12 +55,13 @@ class MNIST(TensorImageDataset):
     name, tv_name, folder = "mnist", "MNIST", "MNIST"
     url = "http://yann.lecun.com/exdb/mnist/"
     img_size = (1, 32, 32)
+    splits = ("train", "test")
 
-    def __init__(self, root, train=True, **kwargs):
+    def __init__(self, root, split="train"):
         import torchvision
         tv_class = getattr(torchvision.datasets, self.tv_name)
         try:
-            data = tv_class(root, train=train, download=False).data  # (N, 28, 28) uint8
+            data = tv_class(root, train=split == "train", download=False).data  # (N, 28, 28) uint8
         except (ValueError, AssertionError, EOFError, OSError, IndexError) as err:  # the files are there but broken
             raise unreadable(os.path.join(root, self.folder, "raw"), f"{self.tv_name} IDX file set", err) from None
         except RuntimeError:
@@ -107,7 +102,7 @@ class CachedImageDataset(TensorImageDataset):
     """Preprocess a list of image sources once into <root>/<cache_name>.npy."""
     cache_name = None
 
-    def __init__(self, root, **kwargs):
+    def __init__(self, root):
         cache = os.path.join(root, self.cache_name)
         if not os.path.exists(cache):
             atomic_save_npy(cache, self.preprocess(root))
@@ -115,6 +110,7 @@ class CachedImageDataset(TensorImageDataset):
 
 
 class CelebA(CachedImageDataset):
+    name = "celeba"
     cache_name = "celeba64.npy"
     img_size = (3, 64, 64)
 
@@ -138,6 +134,7 @@ class CelebA(CachedImageDataset):
 
 
 class Chairs(CachedImageDataset):
+    name = "chairs"
     cache_name = "chairs64.npy"
     img_size = (1, 64, 64)
 
@@ -150,9 +147,18 @@ class Chairs(CachedImageDataset):
 
 
 class ImageFolder(TensorImageDataset):
-    """Every image below `root`, 64x64; `channels` 1 or 3, or None to infer."""
+    """Every image below `root` (--data-root, required), 64x64; `channels` 1 or 3, or None to infer."""
+    name = "imagefolder"
+    options = {"channels": Option("channels", None, "Channels of `imagefolder` images (default: inferred).", int,
+                                  choices=(1, 3))}
 
-    def __init__(self, root, channels=None, **kwargs):
+    @classmethod
+    def default_root(cls):
+        return None  # no default folder: --data-root is required
+
+    def __init__(self, root, channels=None):
+        if root is None:
+            raise DatasetNotFoundError("dataset 'imagefolder' needs --data-root PATH, a folder of images")
         files = sorted(f for f in glob.glob(os.path.join(root, "**", "*"), recursive=True)
                        if f.lower().endswith(IMAGE_EXTENSIONS))
         if not files:

@@ -9,6 +9,7 @@ position grid. Pixels are uint8 values / 255.
 import numpy as np
 import torch
 
+from disvae.options import Option, positive
 from utils.datasets.base import GroundTruthDataset
 
 BASE_COLOURS = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1], [1, 0, 1]], dtype=np.float64)
@@ -31,11 +32,12 @@ def _square_masks(top, left, size, canvas=64):
 
 
 class XYObject(GroundTruthDataset):
+    name = "xyobject"
     lat_names = ("x", "y", "scale", "color")
     lat_sizes = (25, 25, 5, 24)
     img_size = (3, 64, 64)
 
-    def __init__(self, root=None, device="cpu", **kwargs):
+    def __init__(self, root=None, device="cpu"):
         super().__init__(device)
         self.palette = torch.from_numpy(shaded_palette().reshape(24, 3))  # level-major, base colour minor
 
@@ -57,6 +59,7 @@ class XYObject(GroundTruthDataset):
 
 
 class XYObjectShaded(XYObject):
+    name = "xyobject_shaded"
     lat_names = ("x", "y", "scale", "intensity", "color")
     lat_sizes = (25, 25, 5, 4, 6)
 
@@ -71,11 +74,14 @@ class XYObjectShaded(XYObject):
 
 
 class XYSquares(GroundTruthDataset):
+    name = "xysquares"
     lat_names = ("x_R", "y_R", "x_G", "y_G", "x_B", "y_B")
     img_size = (3, 64, 64)
     square_size = 8
+    options = {"spacing": Option("xysquares_spacing", 8, "Grid spacing of xysquares (< 8 makes squares overlap).",
+                                 positive(int))}
 
-    def __init__(self, root=None, device="cpu", spacing=8, **kwargs):
+    def __init__(self, root=None, device="cpu", spacing=8):
         if not 1 <= spacing <= 64 - self.square_size:
             raise ValueError(f"xysquares spacing must be in 1..{64 - self.square_size}, got {spacing}")
         self.spacing = spacing
