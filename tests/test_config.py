@@ -77,7 +77,7 @@ def test_a_new_loss_is_one_class_with_its_options(results_dir, monkeypatch):
     assert (params.loss, params.dataset, params.scaled_elbo_scale) == ("scaled_elbo", "xyobject", 3.0)
     assert main.parse_arguments(["-l", "scaled_elbo"]).scaled_elbo_scale == 2.0
     assert main.main(["mine", "-x", "scaled_elbo_xyobject", *QUICK]) == 0
-    assert json.loads((results_dir / "mine" / "specs.json").read_text())["args"]["scaled_elbo_scale"] == 2.0
+    assert read_specs(str(results_dir / "mine"))["args"]["scaled_elbo_scale"] == 2.0
 
 
 def test_bf16_is_an_alias_of_precision_bf16(capsys):

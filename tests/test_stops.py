@@ -10,7 +10,7 @@ from PIL import Image
 
 import disvae.config
 import main
-from disvae.results import run_lock
+from disvae.results import read_specs, run_lock
 from disvae.training import Trainer
 from utils.datasets.loaders import BatchLoader
 
@@ -39,7 +39,7 @@ def test_resume_uses_the_folder_named_on_the_command_line(results_dir):
     shutil.copytree(results_dir / "A", results_dir / "B")
     assert main.main(["B", "--resume", "--max-steps", "5"]) == 0
     assert {f: (results_dir / "A" / f).read_bytes() for f in os.listdir(results_dir / "A")} == before
-    specs = json.loads((results_dir / "B" / "specs.json").read_text())
+    specs = read_specs(str(results_dir / "B"))
     assert specs["global_step"] == 5 and specs["args"]["name"] == "B"
 
 
@@ -50,7 +50,7 @@ def test_every_stop_is_resumable_and_a_finished_run_extends(results_dir, capsys)
     code, err = outcome(["s", "--resume"], capsys)
     assert code == 2 and "is finished" in err and len(err.splitlines()) == 1
     assert main.main(["s", "--resume", "--max-steps", "7"]) == 0
-    assert json.loads((results_dir / "s" / "specs.json").read_text())["global_step"] == 7
+    assert read_specs(str(results_dir / "s"))["global_step"] == 7
     assert main.main(["straight", "-l", "btcvae", *QUICK, "--max-steps", "7"]) == 0
     a = torch.load(results_dir / "s" / "model.pt", weights_only=True)
     b = torch.load(results_dir / "straight" / "model.pt", weights_only=True)

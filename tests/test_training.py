@@ -12,6 +12,7 @@ import torch
 
 import main
 from disvae.losses import LOSSES
+from disvae.results import read_specs
 from disvae.training import Trainer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,7 +31,7 @@ def test_run_writes_every_file(results_dir):
     assert train("files", "betaB", "--max-steps", "6", "--checkpoint-steps", "3") == 0
     folder = results_dir / "files"
     assert {"model.pt", "specs.json", "train_losses.log", "training.gif", "checkpoint.json"} <= set(os.listdir(folder))
-    specs = json.loads((folder / "specs.json").read_text())
+    specs = read_specs(str(folder))
     assert specs["status"] == "done" and specs["global_step"] == 6 and specs["args"]["loss"] == "betaB"
     assert specs["img_size"] == [3, 64, 64] and "torch" in specs["versions"]
     rows = list(csv.reader((folder / "train_losses.log").open()))
@@ -182,7 +183,7 @@ def test_sigint_in_a_real_process_then_resume(tmp_path):
 
 def test_max_minutes_stops_a_long_run(results_dir):
     assert train("timed", "betaH", "-e", "1000", "--max-minutes", "0.02") == 0
-    specs = json.loads((results_dir / "timed" / "specs.json").read_text())
+    specs = read_specs(str(results_dir / "timed"))
     assert specs["status"] == "done" and 0 < specs["global_step"] < 1000 * 9375
 
 
