@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Gather every results/*/ into one markdown table (experiment, loss, dataset, seed,
-steps, final train and test losses, metrics) and two figures: every metric by
-experiment (<out>.png), and each metric per experiment with one point per seed
-(<out>_seeds.png; runs `<experiment>_seed<k>` of bin/reproduce.sh count as seeds of
-`<experiment>`).
+steps, final train and test losses, metrics), a table per experiment over its seeds
+(the median and range of each metric, the seed with the best MIG), and two figures:
+every metric by experiment (<out>.png), and each metric per experiment with one point
+per seed (<out>_seeds.png). Runs `<experiment>_seed<k>` of bin/reproduce.sh count as
+seeds of `<experiment>`.
 
     python bin/summarize.py [--results results] [--out results/summary] [--prefix repro_]
 """
@@ -15,9 +16,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from disvae.errors import DisvaeError  # noqa: E402
-from disvae.metrics import HEADLINE_METRICS  # noqa: E402
+from disvae.metrics import HEADLINE_METRICS, METRIC_LABELS  # noqa: E402
 from disvae.results import (SPECS_FILENAME, read_json, read_metrics, read_specs, read_train_losses,  # noqa: E402
-                            scalar_metrics)
+                            read_train_steps, scalar_metrics)
 from utils.io import atomic_write_text  # noqa: E402
 from utils.plots import plt, save_figure  # noqa: E402
 
@@ -38,6 +39,7 @@ def collect(results_dir, prefix=""):
             test_path = os.path.join(folder, "test_losses.log")
             test = read_json(test_path, "test_losses.log") if os.path.exists(test_path) else {}
             metrics = scalar_metrics(read_metrics(folder))
+            steps_log = read_train_steps(folder)
         except DisvaeError as err:
             print(f"skipped {name}: {err}", file=sys.stderr)
             continue
@@ -46,6 +48,7 @@ def collect(results_dir, prefix=""):
             "group": re.sub(r"_seed\d+$", "", name), "seed": specs["args"]["seed"],
             "steps": specs.get("global_step"), "status": specs.get("status", "?"),
             "train_loss": last_epoch.get("loss"), "test_loss": test.get("loss"), "metrics": metrics,
+            "minutes": steps_log[-1]["wall_time_s"] / 60 if steps_log else None,
         })
     return rows
 
@@ -62,6 +65,35 @@ def markdown(rows):
     for row in rows:
         cells = [row[k] for k in header[:8]] + [row["metrics"].get(m) for m in METRIC_COLUMNS]
         lines.append("| " + " | ".join(fmt(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def group_markdown(rows):
+    """Per experiment over its seeds: seeds, steps, training minutes (median), each metric's
+    median [min, max], and the seed with the highest MIG."""
+    groups = {}
+    for row in rows:
+        groups.setdefault(row["group"], []).append(row)
+    header = ["experiment", "seeds", "steps", "minutes"] + [METRIC_LABELS.get(m, m) for m in METRIC_COLUMNS] + \
+        ["best seed (MIG)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for group, members in groups.items():
+        minutes = [r["minutes"] for r in members if r["minutes"] is not None]
+        cells = [group, str(len(members)), fmt(median([r["steps"] or 0 for r in members])),
+                 f"{median(minutes):.0f}" if minutes else "-"]
+        for metric in METRIC_COLUMNS:
+            values = [r["metrics"][metric] for r in members if metric in r["metrics"]]
+            cells.append(f"{median(values):.2f} [{min(values):.2f}, {max(values):.2f}]" if values else "-")
+        scored = [r for r in members if "mig" in r["metrics"]]
+        best = max(scored, key=lambda r: r["metrics"]["mig"]) if scored else None
+        cells.append(f"{best['experiment']} (seed {best['seed']})" if best else "-")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -116,7 +148,7 @@ def main():
         sys.exit(f"error: no results folder {args.results}")
     out = args.out or os.path.join(args.results, "summary")
     rows = collect(args.results, args.prefix)
-    table = markdown(rows)
+    table = markdown(rows) + "\nOver seeds (median [min, max]):\n\n" + group_markdown(rows)
     atomic_write_text(out + ".md", table)
     figure(rows, out + ".png")
     seeds_figure(rows, out + "_seeds.png")

@@ -57,3 +57,13 @@ def test_reproduce_runs_end_to_end(tmp_path):
     again = subprocess.run(["bash", "bin/reproduce.sh", "--minutes", "0.02", "--experiments", "betaH_dsprites",
                             "--metrics-samples", "300"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "skip repro_betaH_dsprites" in again.stderr  # existing results are kept
+
+
+def test_seed_table_gives_median_range_and_best_seed():
+    from summarize import group_markdown
+    rows = [{"group": "repro_x", "experiment": f"repro_x{suffix}", "seed": seed, "steps": 100, "minutes": minutes,
+             "metrics": {"mig": mig, "sap": 0.5}}
+            for suffix, seed, minutes, mig in (("", 1, 10.0, 0.1), ("_seed2", 2, 14.0, 0.3), ("_seed3", 3, 12.0, 0.2))]
+    table = group_markdown(rows)
+    assert "| repro_x | 3 | 100 | 12 | 0.20 [0.10, 0.30] |" in table
+    assert "| 0.50 [0.50, 0.50] |" in table and "repro_x_seed2 (seed 2)" in table

@@ -8,10 +8,10 @@ A loss declares what it needs, next to its code:
 - `context`: what it needs to know of the run beyond its options ("n_data", "latent_dim");
 - `min_batch`: the smallest batch it can estimate from;
 - `view_sampling`: how the loader draws observations per example (None: one image;
-  "triplet", "triplet_unsupervised": (B, 3, C, H, W)) and `view_options` for the loader.
+  "triplet", "triplet_unsupervised": (B, 3, C, H, W)) and `view_options` for the loader;
+- `fixed_defaults`: values of general options it uses unless they are typed (the plain
+  VAE: no KL annealing).
 The trainer asks it for
-- `forward(model, x)` -> (loss, logs): the loss runs the model itself, so each loss
-  decides which forward passes it needs; `logs` maps names to detached tensors;
 - `forward(model, x)` -> (loss, logs): the loss runs the model itself, so each loss
   decides which forward passes it needs; `logs` maps names to detached tensors;
 - `after_step()`: work after the model's optimiser step (FactorVAE's discriminator).

@@ -86,4 +86,4 @@ FAMILY = MetricFamily(
     "mig", mig_aam, quick=lambda n: {"n_points": n}, order=0,
     labels={"mig": "MIG (sampled)", "mig_histogram": "MIG (histogram)", "mig_sampled_no_shape": "MIG (sampled, "
             "no shape)", "aam": "AAM"},
-    headline=("mig", "aam"))
+    headline=("mig", "mig_sampled_no_shape", "aam"))
