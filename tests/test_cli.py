@@ -42,7 +42,7 @@ def test_experiment_precedence(results_dir):
     args = main.parse_arguments(["-x", "betaB_dsprites"])
     assert (args.name, args.dataset, args.loss, args.epochs, args.checkpoint_every) == \
         ("betaB_dsprites", "dsprites", "betaB", 30, 10)
-    assert (args.reg_anneal, args.betaB_finC, args.betaB_G, args.lr) == (100000, 25, 1000, 5e-4)
+    assert (args.reg_anneal, args.betaB_finC, args.betaB_G, args.lr) == (100000, 25, 100, 1e-3)
     typed = main.parse_arguments(["mine", "-x", "factor_dsprites", "--lr", "0.01", "-e", "2"])
     assert (typed.name, typed.lr, typed.epochs, typed.factor_G, typed.lr_disc) == ("mine", 0.01, 2, 6.4, 1e-4)
     custom = main.parse_arguments([])
