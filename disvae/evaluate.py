@@ -9,7 +9,6 @@ seed and version, so an interrupted evaluation resumes where it stopped; changed
 or counts, or a family whose definition changed since (MetricFamily.version), recompute it.
 """
 import hashlib
-import json
 import os
 import time
 
@@ -18,7 +17,8 @@ from tqdm import tqdm
 
 from disvae.metrics import FAMILIES, METRICS, ModelRepresentation, compute_metrics, family_rng, quick_counts
 from disvae.phases import keep, phase
-from disvae.results import METRICS_FILE
+from disvae.errors import DisvaeError
+from disvae.results import METRICS_FILE, read_metrics
 from utils.io import atomic_write_json
 
 # how each family's generator is seeded (families recorded without it, seeded by their
@@ -60,15 +60,14 @@ def weights_checksum(model):
     return digest.hexdigest()
 
 
-def reusable_metrics(path, provenance, exclude=()):
-    """(metrics of `path` from families computed with `provenance`, those families);
-    nothing when the file is missing, unreadable or from other weights."""
+def reusable_metrics(save_dir, provenance, exclude=()):
+    """(metrics of save_dir's metrics.log from families computed with `provenance`, those
+    families); nothing when the file is missing, unreadable or from other weights."""
     try:
-        with open(path) as f:
-            old = json.load(f)
-    except (OSError, ValueError):
+        old = read_metrics(save_dir)
+    except DisvaeError:  # unreadable: every family is recomputed and the file rewritten
         return {"seconds": {}}, {}
-    families = old.get("families") if isinstance(old, dict) else None
+    families = old.get("families")
     if not isinstance(families, dict):
         return {"seconds": {}}, {}
     results, kept = {"seconds": {}}, {}
@@ -98,7 +97,7 @@ def write_metrics(model, dataset, save_dir, device, names=None, batch_size=1000,
     counts = "standard" if not n_samples else f"at most {n_samples} points"
     provenance = {"weights_sha256": weights_checksum(model), "sample_counts": counts, "seed": seed,
                   "seeding": SEEDING}
-    results, families = reusable_metrics(path, provenance, exclude=names if recompute else ())
+    results, families = reusable_metrics(save_dir, provenance, exclude=names if recompute else ())
     kwargs = quick_counts(n_samples) if n_samples else {}
     representation = ModelRepresentation(model, dataset, device, batch_size, progress=progress)
 
