@@ -75,17 +75,22 @@ def median(values):
 
 
 def group_markdown(rows):
-    """Per experiment over its seeds: seeds, steps, training minutes (median), each metric's
-    median [min, max], and the seed with the highest MIG."""
+    """Per experiment over its finished seeds: seeds, steps, training minutes (median), each
+    metric's median [min, max], and the seed with the highest MIG. Runs still training are
+    counted beside the seeds, not in the statistics."""
     groups = {}
     for row in rows:
         groups.setdefault(row["group"], []).append(row)
     header = ["experiment", "seeds", "steps", "minutes"] + [METRIC_LABELS.get(m, m) for m in METRIC_COLUMNS] + \
         ["best seed (MIG)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for group, members in groups.items():
+    for group, runs in groups.items():
+        members = [r for r in runs if r.get("status", "done") == "done"]
+        unfinished = len(runs) - len(members)
+        seeds = f"{len(members)}" + (f" (+{unfinished} unfinished)" if unfinished else "")
+        steps = [r["steps"] for r in members if r["steps"] is not None]
         minutes = [r["minutes"] for r in members if r["minutes"] is not None]
-        cells = [group, str(len(members)), fmt(median([r["steps"] or 0 for r in members])),
+        cells = [group, seeds, f"{median(steps):.0f}" if steps else "-",
                  f"{median(minutes):.0f}" if minutes else "-"]
         for metric in METRIC_COLUMNS:
             values = [r["metrics"][metric] for r in members if metric in r["metrics"]]
@@ -114,7 +119,7 @@ def figure(rows, path):
 
 
 def seeds_figure(rows, path):
-    """One panel per metric: experiments along x, one point per seed, the mean as a bar."""
+    """One panel per metric: experiments along x, one point per seed, the median as a bar."""
     with_metrics = [r for r in rows if r["metrics"]]
     groups = list(dict.fromkeys(r["group"] for r in with_metrics))
     metrics = [m for m in METRIC_COLUMNS if any(m in r["metrics"] for r in with_metrics)] or METRIC_COLUMNS[:1]
@@ -126,7 +131,7 @@ def seeds_figure(rows, path):
         for x, group in enumerate(groups):
             values = [r["metrics"][metric] for r in with_metrics if r["group"] == group and metric in r["metrics"]]
             if values:
-                ax.bar(x, sum(values) / len(values), color="tab:blue", alpha=0.3, width=0.6)
+                ax.bar(x, median(values), color="tab:blue", alpha=0.3, width=0.6)
                 ax.plot([x] * len(values), values, "o", color="tab:blue", ms=4)
         ax.set_title(metric, fontsize=9)
         ax.set_xticks(range(len(groups)), groups, rotation=45, ha="right", fontsize=7)

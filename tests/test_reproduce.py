@@ -64,6 +64,9 @@ def test_seed_table_gives_median_range_and_best_seed():
     rows = [{"group": "repro_x", "experiment": f"repro_x{suffix}", "seed": seed, "steps": 100, "minutes": minutes,
              "metrics": {"mig": mig, "sap": 0.5}}
             for suffix, seed, minutes, mig in (("", 1, 10.0, 0.1), ("_seed2", 2, 14.0, 0.3), ("_seed3", 3, 12.0, 0.2))]
-    table = group_markdown(rows)
-    assert "| repro_x | 3 | 100 | 12 | 0.20 [0.10, 0.30] |" in table
+    running = {"group": "repro_x", "experiment": "repro_x_seed4", "seed": 4, "steps": 50, "minutes": 1.0,
+               "status": "running", "metrics": {"mig": 0.9}}
+    table = group_markdown(rows + [running])
+    # the median of 0.1, 0.2, 0.3 is 0.2 and of the minutes 12; the unfinished seed is left out of both
+    assert "| repro_x | 3 (+1 unfinished) | 100 | 12 | 0.20 [0.10, 0.30] |" in table
     assert "| 0.50 [0.50, 0.50] |" in table and "repro_x_seed2 (seed 2)" in table
