@@ -13,8 +13,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from disvae.config import experiment_parameters  # noqa: E402
+from disvae.evaluate import metrics_provenance, reusable_metrics  # noqa: E402
 from disvae.experiment import RESUME_KEYS  # noqa: E402
-from disvae.metrics import METRIC_LABELS  # noqa: E402
+from disvae.metrics import METRICS, METRIC_LABELS  # noqa: E402
+from disvae.modelio import load_model  # noqa: E402
 from disvae.results import SHIPPED_MARK, read_metrics, read_specs, read_train_steps, run_dir  # noqa: E402
 from utils.io import atomic_write_text  # noqa: E402
 
@@ -36,6 +38,17 @@ def training_command(name, run_args):
     flags = [flag(k, v) for k, v in sorted(run_args.items()) if k not in NOT_TRAINING and defaults.get(k) != v]
     return " ".join(["python main.py", name] + (["-x", experiment] if experiment != "custom" else []) +
                     [f for f in flags if f])
+
+
+def recompute_note(folder, metrics):
+    """What `--is-eval-only --is-metrics` would do with this folder's metrics.log: reuse
+    every family (same weights, sample counts, seed, seeding and version), or recompute some."""
+    model, _ = load_model(folder)
+    _, kept = reusable_metrics(folder, metrics_provenance(model, seed=metrics.get("seed", 0)))
+    stale = [family for family in METRICS if family not in kept]
+    if not stale:
+        return "recomputes nothing: metrics.log matches these weights"
+    return f"recomputes {', '.join(stale)}: metrics.log records them under an earlier seeding or version"
 
 
 def card(name, budget):
@@ -65,8 +78,8 @@ def card(name, budget):
     lines += ["", "## Use", "", "```bash",
               f"python main_viz.py {name} all -s 1          # every plot and GIF",
               f"python main_viz.py {name} latents           # what each latent encodes",
-              f"python main.py {name} --is-eval-only --is-metrics   # recomputes nothing: metrics.log matches "
-              "these weights", "```", ""]
+              f"python main.py {name} --is-eval-only --is-metrics   # {recompute_note(folder, metrics)}",
+              "```", ""]
     atomic_write_text(os.path.join(folder, SHIPPED_MARK), "\n".join(lines))
     return os.path.join(folder, SHIPPED_MARK)
 

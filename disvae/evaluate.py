@@ -60,6 +60,13 @@ def weights_checksum(model):
     return digest.hexdigest()
 
 
+def metrics_provenance(model, n_samples=None, seed=0):
+    """What metrics.log records a family as computed from (a missing `n_samples`: the
+    standard sample counts)."""
+    counts = "standard" if not n_samples else f"at most {n_samples} points"
+    return {"weights_sha256": weights_checksum(model), "sample_counts": counts, "seed": seed, "seeding": SEEDING}
+
+
 def reusable_metrics(save_dir, provenance, exclude=()):
     """(metrics of save_dir's metrics.log from families computed with `provenance`, those
     families); nothing when the file is missing, unreadable or from other weights."""
@@ -94,9 +101,8 @@ def write_metrics(model, dataset, save_dir, device, names=None, batch_size=1000,
     start = time.perf_counter()
     path = os.path.join(save_dir, METRICS_FILE)
     names = list(dict.fromkeys(names or METRICS))
-    counts = "standard" if not n_samples else f"at most {n_samples} points"
-    provenance = {"weights_sha256": weights_checksum(model), "sample_counts": counts, "seed": seed,
-                  "seeding": SEEDING}
+    provenance = metrics_provenance(model, n_samples, seed)
+    counts = provenance["sample_counts"]
     results, families = reusable_metrics(save_dir, provenance, exclude=names if recompute else ())
     kwargs = quick_counts(n_samples) if n_samples else {}
     representation = ModelRepresentation(model, dataset, device, batch_size, progress=progress)

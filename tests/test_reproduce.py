@@ -70,3 +70,22 @@ def test_seed_table_gives_median_range_and_best_seed():
     # the median of 0.1, 0.2, 0.3 is 0.2 and of the minutes 12; the unfinished seed is left out of both
     assert "| repro_x | 3 (+1 unfinished) | 100 | 12 | 0.20 [0.10, 0.30] |" in table
     assert "| 0.50 [0.50, 0.50] |" in table and "repro_x_seed2 (seed 2)" in table
+
+
+def test_pretrained_card_says_whether_metrics_would_be_recomputed(tiny_run):
+    import json
+    from pretrained_card import card
+    from disvae.evaluate import metrics_provenance
+    from disvae.metrics import FAMILIES
+    from disvae.modelio import load_model
+    folder = tiny_run("tiny")
+    model, _ = load_model(str(folder))
+    provenance = metrics_provenance(model, seed=7)
+    families = {name: dict(provenance, version=family.version, keys=["mig"]) for name, family in FAMILIES.items()}
+    (folder / "metrics.log").write_text(json.dumps({"mig": 0.25, "seed": 7, "families": families}))
+    text = open(card("tiny", "2 steps")).read()
+    assert "| MIG (sampled) | 0.250 |" in text and "# recomputes nothing" in text and "\n2 steps" not in text
+    del families["mig"]["seeding"]  # recorded by a disvae that seeded the families by position
+    families["sap"]["version"] = 0
+    (folder / "metrics.log").write_text(json.dumps({"mig": 0.25, "seed": 7, "families": families}))
+    assert "# recomputes mig, sap: metrics.log records them" in open(card("tiny", "2 steps")).read()
