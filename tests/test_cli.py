@@ -232,3 +232,16 @@ def test_bf16_warns_where_it_is_emulated(results_dir, tmp_path, monkeypatch, cap
         assert main.main(["bfw", "-d", "xyobject", "-l", "betaH", "--precision", "bf16", "-e", "1",
                           "--max-steps", "1", "-b", "4", "--no-test", "--no-progress-bar"]) == 0
     assert any("no native bfloat16" in r.getMessage() for r in caplog.records) is warned
+
+
+def test_help_names_each_experiment_once(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main.main(["-h"])
+    out = capsys.readouterr().out
+    usage = out[:out.index("\n\n")]
+    assert exit_.value.code == 0 and "[-x EXPERIMENT]" in usage and "betaB_dsprites" not in usage
+    experiments = disvae.config.offered_experiments(disvae.config.read_config())
+    assert len(experiments) > 12 and "dipvaeII_dsprites" in experiments
+    flat = " ".join(out.split())  # argparse wraps the help
+    assert all(flat.count(f" {name},") + flat.count(f" {name}.") == 1 for name in experiments if name != "custom")
+    assert "[-l {adatvae,betaB," in " ".join(usage.split())  # short lists of choices stay in the usage line

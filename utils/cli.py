@@ -50,10 +50,15 @@ class OnceAction(argparse.Action):
         setattr(namespace, f"_{self.dest}_typed", True)
 
 
+LONG_CHOICES = 12  # more choices than this are named in the help only
+
+
 def add_option(group, option, default=argparse.SUPPRESS):
     """One declared Option as an argparse argument (`default` SUPPRESS: absent unless typed)."""
     shown = option.default is not None and option.kind not in ("flag", "positional")
-    kwargs = {"help": f"{option.help} (default: {option.default})" if shown else option.help, "default": default}
+    long_choices = option.choices is not None and len(option.choices) > LONG_CHOICES
+    text = option.help + (f" One of: {', '.join(map(str, option.choices))}." if long_choices else "")
+    kwargs = {"help": f"{text} (default: {option.default})" if shown else text, "default": default}
     if option.kind == "flag":
         group.add_argument(*option.cli_flags, dest=option.name, action="store_true", **kwargs)
         return
@@ -61,6 +66,8 @@ def add_option(group, option, default=argparse.SUPPRESS):
         kwargs["type"] = argparse_type(option.parse)
     if option.choices is not None:
         kwargs["choices"] = option.choices
+        if long_choices:  # listed once, in the help, not in the usage line too
+            kwargs["metavar"] = option.name.upper()
     if option.kind == "list":
         kwargs["nargs"] = "+"
     if option.kind == "positional":

@@ -19,15 +19,20 @@ from disvae.losses.terms import batch_covariance, covariance_penalty
 from disvae.options import Option, non_negative
 
 
+def dip_options(name, lambda_d_factor):
+    """The two DIP-VAE weights, as the options --<name>-lambda-od and --<name>-lambda-d-factor."""
+    return {
+        "lambda_od": Option(f"{name}_lambda_od", 10.0, "Weight of the off-diagonal covariance penalty (lambda_od).",
+                            non_negative(float)),
+        "lambda_d_factor": Option(f"{name}_lambda_d_factor", lambda_d_factor, "Weight of the diagonal penalty, as "
+                                  "a multiple of lambda_od.", non_negative(float)),
+    }
+
+
 class DipVAEILoss(BaseLoss):
     name = "dipvaeI"
     title = "DIP-VAE-I specific parameters"
-    options = {
-        "lambda_od": Option("dipvaeI_lambda_od", 10.0, "Weight of the off-diagonal covariance penalty (lambda_od).",
-                            non_negative(float)),
-        "lambda_d_factor": Option("dipvaeI_lambda_d_factor", 10.0, "Weight of the diagonal penalty, as a multiple "
-                                  "of lambda_od.", non_negative(float)),
-    }
+    options = dip_options("dipvaeI", 10.0)
     min_batch = 2  # a covariance over the batch
 
     def __init__(self, lambda_od=10.0, lambda_d_factor=10.0, **kwargs):

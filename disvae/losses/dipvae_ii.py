@@ -10,20 +10,14 @@ lambda_od is --dipvaeII-lambda-od; lambda_d = --dipvaeII-lambda-d-factor * lambd
 """
 import torch
 
-from disvae.losses.dipvae_i import DipVAEILoss
+from disvae.losses.dipvae_i import DipVAEILoss, dip_options
 from disvae.losses.terms import batch_covariance
-from disvae.options import Option, non_negative
 
 
 class DipVAEIILoss(DipVAEILoss):
     name = "dipvaeII"
     title = "DIP-VAE-II specific parameters"
-    options = {
-        "lambda_od": Option("dipvaeII_lambda_od", 10.0, "Weight of the off-diagonal covariance penalty (lambda_od).",
-                            non_negative(float)),
-        "lambda_d_factor": Option("dipvaeII_lambda_d_factor", 1.0, "Weight of the diagonal penalty, as a "
-                                  "multiple of lambda_od.", non_negative(float)),
-    }
+    options = dip_options("dipvaeII", 1.0)
 
     def __init__(self, lambda_od=10.0, lambda_d_factor=1.0, **kwargs):
         super().__init__(lambda_od=lambda_od, lambda_d_factor=lambda_d_factor, **kwargs)
