@@ -5,6 +5,7 @@ and images/s from train_steps.csv), its metrics, and how to use it. A folder wit
 file is never trained over: `python main.py -x <experiment>` then writes my_<experiment>.
 
     python bin/pretrained_card.py NAME [NAME ...] [--budget "8 minutes, 1 CPU thread"]
+    python bin/pretrained_card.py --table NAME [NAME ...]   # the README's table of these models
 """
 import argparse
 import os
@@ -20,8 +21,9 @@ from disvae.modelio import load_model  # noqa: E402
 from disvae.results import SHIPPED_MARK, read_metrics, read_specs, read_train_steps, run_dir  # noqa: E402
 from utils.io import atomic_write_text  # noqa: E402
 
-# parameters that do not change what is trained: those --resume may change, and the run's bookkeeping
-NOT_TRAINING = set(RESUME_KEYS) | {"name", "resume", "archive", "is_eval_only", "experiment"}
+# parameters that do not change what is trained: those --resume may change but the budget, and the run's bookkeeping
+BUDGET_KEYS = {"epochs", "max_steps", "max_minutes"}
+NOT_TRAINING = (set(RESUME_KEYS) - BUDGET_KEYS) | {"name", "resume", "archive", "is_eval_only", "experiment"}
 
 
 def flag(key, value):
@@ -84,11 +86,43 @@ def card(name, budget):
     return os.path.join(folder, SHIPPED_MARK)
 
 
+# the README's names of the losses (HTML, as GitHub renders it)
+LOSS_LABELS = {"VAE": "VAE", "betaH": "β-VAE<sub>H</sub>", "betaB": "β-VAE<sub>B</sub>", "factor": "FactorVAE",
+               "btcvae": "β-TCVAE", "dipvaeI": "DIP-VAE-I", "dipvaeII": "DIP-VAE-II", "adatvae": "Ada-TVAE"}
+TABLE_METRICS = {"mig": "MIG (sampled)", "mig_sampled_no_shape": "MIG w/o shape", "dci_disentanglement": "DCI-D",
+                 "sap": "SAP", "factor_vae_score": "FactorVAE", "beta_vae_score": "BetaVAE",
+                 "gt_correlation": "GT corr.", "axis_alignment_ratio_normalised": "axis align. (norm.)"}
+
+
+def table_row(name):
+    folder = run_dir(name)
+    specs, metrics = read_specs(folder), read_metrics(folder)
+    label = LOSS_LABELS.get(specs["loss"], specs["loss"])
+    if specs["dataset"] != "dsprites":
+        label += f", {specs['dataset']}"
+    minutes = float(read_train_steps(folder)[-1]["wall_time_s"]) / 60
+    cells = [f"[{label}](results/{name}/{SHIPPED_MARK})", f"{specs['global_step']:,}", f"{minutes:.0f}",
+             str(specs["args"]["seed"])]
+    cells += [f"{metrics[key]:.2f}" if key in metrics else "-" for key in TABLE_METRICS]
+    return "| " + " | ".join(cells) + " |"
+
+
+def table(names):
+    """The markdown table of the shipped models `names`: steps, training minutes, seed, headline metrics."""
+    header = ["model", "steps", "minutes", "seed"] + list(TABLE_METRICS.values())
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)] +
+                      [table_row(name) for name in names]) + "\n"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="+")
+    parser.add_argument("--table", action="store_true", help="print the README's table of these models instead")
     parser.add_argument("--budget", default="8 minutes of training on one CPU thread (2-core machine, 2 runs at once)")
     args = parser.parse_args()
+    if args.table:
+        print(table(args.names), end="")
+        return
     for name in args.names:
         print("wrote", card(name, args.budget))
 
