@@ -5,9 +5,11 @@ shipped files are not touched)."""
 import json
 import os
 import shutil
+import sys
 
 import pytest
 
+import disvae.results
 import main_viz
 from disvae.evaluate import weights_checksum
 from disvae.modelio import load_model
@@ -16,7 +18,7 @@ from disvae.results import SHIPPED_MARK
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "results")
 SHIPPED = ["VAE_dsprites", "betaH_dsprites", "betaB_dsprites", "factor_dsprites", "btcvae_dsprites",
-           "adatvae_dsprites", "adatvae_xyobject", "adatvae_xysquares"]
+           "dipvaeI_dsprites", "dipvaeII_dsprites", "adatvae_dsprites", "adatvae_xyobject", "adatvae_xysquares"]
 FILES = ["model.pt", "specs.json", "train_losses.log", "train_steps.csv", "metrics.log", "training.gif",
          "posterior_traversals.gif", "traversals.png", "loss_curves.png", SHIPPED_MARK]
 
@@ -49,3 +51,14 @@ def test_main_viz_all_on_a_shipped_model(results_dir, name):
                 "posterior_traversals.gif", "loss_curves.png", "metrics.png", "factor_traversals.png",
                 "distances.png", "latent_distances.png", "latents.csv"}
     assert expected <= written, expected - written
+
+
+def test_readme_tables_the_shipped_models_as_their_metrics_log(monkeypatch):
+    """The README's table of pretrained models is what their metrics.log files say
+    (pretrained_card.py --table), and its gallery shows each shipped model's traversals."""
+    sys.path.insert(0, os.path.join(ROOT, "bin"))
+    from pretrained_card import table
+    monkeypatch.setattr(disvae.results, "RESULTS_DIR", RESULTS)  # whatever $DISVAE_RESULTS says
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    assert table(SHIPPED) in readme
+    assert all(f'<img src="results/{name}/posterior_traversals.gif"' in readme for name in SHIPPED)
