@@ -133,7 +133,7 @@ def seeds_figure(rows, path):
             if values:
                 ax.bar(x, median(values), color="tab:blue", alpha=0.3, width=0.6)
                 ax.plot([x] * len(values), values, "o", color="tab:blue", ms=4)
-        ax.set_title(metric, fontsize=9)
+        ax.set_title(METRIC_LABELS.get(metric, metric), fontsize=9)
         ax.set_xticks(range(len(groups)), groups, rotation=45, ha="right", fontsize=7)
     for ax in axes.ravel()[len(metrics):]:
         ax.axis("off")
