@@ -3,6 +3,8 @@ LeakyReLU(0.2), two logits: column 0 "sample of q(z)", column 1 "sample of prod_
 """
 from torch import nn
 
+from disvae.models.init import init_weights
+
 
 class Discriminator(nn.Module):
     def __init__(self, latent_dim=10, hidden_units=1000, n_layers=6, neg_slope=0.2):
@@ -12,7 +14,7 @@ class Discriminator(nn.Module):
             layers += [nn.Linear(width, hidden_units), nn.LeakyReLU(neg_slope)]
             width = hidden_units
         layers.append(nn.Linear(width, 2))
-        self.net = nn.Sequential(*layers)
+        self.net = init_weights(nn.Sequential(*layers))
 
     def forward(self, z):
         return self.net(z)  # (B, 2) logits

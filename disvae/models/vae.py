@@ -5,6 +5,7 @@ from torch import nn
 from disvae.models.decoders import DecoderBurgess
 from disvae.models.encoders import EncoderBurgess
 from disvae.models.higgins import DecoderHiggins, EncoderHiggins
+from disvae.models.init import init_weights
 
 
 class VAE(nn.Module):
@@ -59,4 +60,5 @@ MODELS = {"Burgess": (EncoderBurgess, DecoderBurgess), "Higgins": (EncoderHiggin
 
 def build_model(model_type, img_size, latent_dim):
     encoder_cls, decoder_cls = MODELS[model_type]
-    return VAE(encoder_cls(img_size, latent_dim), decoder_cls(img_size, latent_dim), img_size, latent_dim)
+    model = VAE(encoder_cls(img_size, latent_dim), decoder_cls(img_size, latent_dim), img_size, latent_dim)
+    return init_weights(model)
