@@ -10,6 +10,7 @@ from PIL import Image
 
 import disvae.config
 import main
+from disvae.modelio import load_checkpoint
 from disvae.results import read_specs, run_lock
 from disvae.training import Trainer
 from utils.datasets.loaders import BatchLoader
@@ -100,8 +101,13 @@ def test_checkpoint_size_does_not_grow_with_epochs(results_dir, tmp_path):
     assert main.main(["size", "-d", "imagefolder", "--data-root", str(folder), "-l", "betaH", "-e", "4", "-b", "8",
                       "-z", "3", "--checkpoint-every", "1", "--no-test", "--no-progress-bar", "-L", "warning"]) == 0
     sizes = [os.path.getsize(results_dir / "size" / f"model-{epoch}.pt") for epoch in (1, 4)]
+    frames = load_checkpoint(results_dir / "size" / "model-4.pt")["frames"]
     frame_bytes = 3 * 64 * 10 * 64 * 3  # one uncompressed training.gif frame (3 latents x 10 steps)
-    assert sizes[1] - sizes[0] < frame_bytes // 4  # three more frames cost less than a quarter of one raw frame
+    assert len(frames) == 4 and all(bytes(f[:8].tolist()) == b"\x89PNG\r\n\x1a\n" for f in frames)
+    assert all(len(f) < frame_bytes for f in frames)  # PNG, smaller than the raw frame
+    # the three epochs add their three PNG frames, a few log rows and nothing else
+    png_bytes = sum(len(f) for f in frames[1:])
+    assert png_bytes <= sizes[1] - sizes[0] < png_bytes + 16384
 
 
 @pytest.mark.parametrize("line, needle", [
