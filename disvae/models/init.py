@@ -7,7 +7,7 @@ PyTorch's default. PyTorch's own default weight init is sqrt(6) times narrower
 of the Burgess encoder's third convolution inactive within the first 100 steps on
 dSprites, the posterior stops depending on the image, and the run never leaves the
 mean-image plateau (measured: reconstruction 590 nats after 20,000 steps; with this init 151 after
-1,500 steps and 108-110 after 20,000).
+1,500 steps and 106-109 after 20,000).
 """
 from torch import nn
 
