@@ -59,6 +59,7 @@ def card(name, budget):
     run_args, row = specs["args"], read_train_steps(folder)[-1]
     steps, seconds = specs["global_step"], float(row["wall_time_s"])
     images = steps * run_args["batch_size"]
+    command = training_command(name, run_args)
     lines = [f"# {name}: pretrained {specs['loss']} on {specs['dataset']}", "",
              "Shipped with disvae so that its plots and metrics can be seen without training. "
              f"`python main.py -x {run_args.get('experiment', name)}` trains your own into "
@@ -69,9 +70,9 @@ def card(name, budget):
              f"{images / seconds:.0f} img/s).",
              f"- Model: {specs['model_type']}, {specs['latent_dim']} latents; seed {run_args['seed']}; "
              f"torch {specs['versions']['torch']}.",
-             "- Schedules that depend on the run length were scaled to the budget by `bin/plan_budget.py` "
-             "(see `--reg-anneal` below).",
-             "- Command:", "", "```bash", training_command(name, run_args), "```", "",
+             *(["- Schedules that depend on the run length were scaled to the budget by `bin/plan_budget.py` "
+                "(see `--reg-anneal` below)."] if "--reg-anneal" in command else []),
+             "- Command:", "", "```bash", command, "```", "",
              "## Metrics", "",
              f"Standard sample counts (`python main.py {name} --is-eval-only --is-metrics`), seed "
              f"{metrics.get('seed')}; `metrics.log` has every key, per-factor values and the seconds.", "",
