@@ -4,8 +4,8 @@ A dataset class declares what the registry and the command line need to know of 
 `name` (`-d NAME`), `options` ({constructor argument: Option}, its own parameters such
 as xysquares' spacing; a dataset takes no other keyword), `data_folder` (the folder
 under data/ that holds its files, default its name), `splits` (the splits it has;
-`test_losses.log` uses "test" where there is one) and `procedural` (rendered on the
-training device, no files needed).
+`test_losses.log` uses "test" where there is one), `procedural` (rendered on the
+training device, no files needed) and `version` (of its images, recorded in specs.json).
 
 Every dataset is indexable (`ds[i]` -> (image (C, H, W) in [0, 1], factor values or 0))
 and renders or gathers whole batches with `get_batch(indices)` -> (B, C, H, W), which
@@ -32,6 +32,7 @@ class ImageDataset(torch.utils.data.Dataset):
     data_folder = None
     splits = ("train",)
     procedural = False
+    version = 1  # of the images: raised when the same parameters render other images
     img_size = None  # (C, H, W)
     has_factors = False
 

@@ -1,24 +1,32 @@
-"""dSprites (Matthey et al. 2017), rendered procedurally, or read from the official file.
+"""dSprites (Matthey et al. 2017), rendered procedurally as the official file, or read
+from the official file.
 
 Factors and flat-index order are the official file's: shape 3 (square, ellipse,
 heart; values 1, 2, 3), scale 6 (0.5 .. 1.0), orientation 40 (linspace(0, 2 pi, 40)),
 posX 32 and posY 32 (linspace(0, 1, 32)); shape varies slowest, posY fastest.
 (The official file's constant colour factor is dropped, as the reference does.)
 
-Rendering rule (the original renderer is not published; this one is ours):
-- a pixel (row i, column j) is sampled at its centre (j + 0.5, i + 0.5);
-- the sprite centre is c = MARGIN + pos * (64 - 2 * MARGIN), posX along columns and
-  posY along rows, so it moves linearly across the canvas;
-- the pixel, relative to c, is rotated by -orientation about the sprite centre and
-  divided by the linear size SIZE * scale; the pixel is white when the resulting
-  point (u, v) (v pointing up) lies inside the unit shape:
-    square:  max(|u|, |v|) <= 1                                   (area 4)
-    ellipse: (u / 1.6)^2 + (v / 0.8)^2 <= 1                        (area ~4.02)
-    heart:   with (x, y) = (u, v + 0.1) / HEART_SCALE, (x^2 + y^2 - 1)^3 - x^2 y^3 <= 0  (area ~3.9)
-- SIZE = 8.6 px is calibrated so the mean pixel intensity over the whole set is
-  0.0425 like the official file (tests/test_datasets.py checks within 10%);
-  MARGIN = 14.5 px exceeds every sprite's radius at scale 1, so no pixel ever leaves
-  the canvas.
+Rendering (version 2), measured from the official frames (tests/data/dsprites_official/,
+Apache-2.0, Matthey et al.): the official images were drawn as vector shapes on a canvas
+of size 1 and rasterised without antialiasing (Love2D, deepmind/dsprites-dataset#2).
+- a pixel (row i, column j) is white when its centre (j + 0.5, i + 0.5) lies inside the shape;
+- the sprite centre is c = 16 + 32 * pos pixels (a quarter to three quarters of the
+  canvas), posX along columns and posY along rows;
+- the pixel, relative to c, is rotated by -orientation (v pointing up, so the sprite
+  turns counter-clockwise on screen) and divided by the scale, giving (u, v) in pixels
+  of a scale-1 sprite; inside the unit shape means:
+    square:  max(|u|, |v|) <= 9.5982                      (~0.15 of the canvas)
+    ellipse: (u / 12.76589)^2 + (v / 7.21235)^2 <= 1
+    heart:   inside a polygon symmetric about u = 0 traced from the frames (HEART_RADII):
+             a pointed tip, nearly straight 45-degree lower sides, two round lobes
+             and a deep notch.
+Every square and ellipse frame of the official animation is reproduced with no differing
+pixel, every heart frame with at most 4 (tests/test_datasets.py). The mean pixel
+intensity over the whole set is 0.0425 like the official file's.
+
+Version 1 (disvae before 0.3) drew other shapes (sprite centre 14.5 + 35 * pos, squares
+8.6 * scale, ellipses with aspect 2, larger hearts): models trained on it say so when
+they are evaluated or plotted (disvae.results.rendering_note).
 """
 import math
 import os
@@ -29,24 +37,53 @@ import torch
 
 from utils.datasets.base import GroundTruthDataset
 
-SIZE = 8.6
-MARGIN = 14.5
-HEART_SCALE = 1.04  # heart curve area is ~3.6; this brings it to ~3.9
+SPAN_PX = 32  # sprite centre in pixels: 16 + SPAN_PX * pos, pos = k / 31
+WINDOW = 32  # pixels around the centre that a sprite can cover (radius at most 13.6)
+SQUARE_HALF_SIDE = 9.5982
+ELLIPSE_AXES = (12.76589, 7.21235)
+# The heart's right half (u >= 0) from its tip to its notch, a polygon of vertices at
+# HEART_ANGLES degrees about the sprite centre and HEART_RADII pixels of a scale-1 sprite,
+# fitted to the 192 heart frames of the official animation (each radius moved while that
+# lowered the number of differing pixels; the result differs by at most 3 in any frame).
+HEART_ANGLES = tuple(range(-90, 91, 5))
+HEART_RADII = (9.5600, 7.9947, 7.4030, 6.8247, 6.2631, 6.3997, 5.8518, 5.9604, 5.9198, 5.9263, 5.9514, 6.0227,
+               6.1531, 6.3525, 6.6034, 6.8619, 7.2587, 7.6471, 8.0611, 8.6955, 9.1714, 9.7599, 10.1696, 10.6248,
+               10.8813, 11.1235, 11.2409, 11.3011, 11.1909, 11.0226, 10.7362, 10.3040, 9.7079, 8.8957, 7.9747,
+               6.6957, 5.1917)
 OFFICIAL_FILE = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 
 
-def _inside(shape, u, v):
-    """Boolean mask of the unit `shape` (0 square, 1 ellipse, 2 heart) at points (u, v)."""
-    if shape == 0:
-        return torch.maximum(u.abs(), v.abs()) <= 1
-    if shape == 1:
-        return (u / 1.6) ** 2 + (v / 0.8) ** 2 <= 1
-    x2, y = (u / HEART_SCALE) ** 2, (v + 0.1) / HEART_SCALE
-    return (x2 + y * y - 1) ** 3 - x2 * y ** 3 <= 0
+def _heart_polygon():
+    """Vertex angles (K,) and (x, y) of the heart's right half, tip to notch."""
+    angles = torch.tensor(HEART_ANGLES, dtype=torch.float64) * (math.pi / 180)
+    radii = torch.tensor(HEART_RADII, dtype=torch.float64)
+    return angles, radii * torch.cos(angles), radii * torch.sin(angles)
+
+
+def inside_heart(u, v):
+    """Boolean mask of the heart at points (u, v): the outline is star-shaped about the
+    centre, so a point is inside when it lies left of the edge its angle falls on."""
+    angles, x, y = (t.to(u.device, torch.float32) for t in _heart_polygon())
+    u = u.abs()  # symmetric about u = 0
+    phi = torch.atan2(v, u)  # (-pi/2, pi/2]
+    k = (torch.searchsorted(angles, phi.contiguous()) - 1).clamp(0, len(angles) - 2)
+    x0, y0, x1, y1 = x[k], y[k], x[k + 1], y[k + 1]
+    return (x1 - x0) * (v - y0) - (y1 - y0) * (u - x0) >= 0
+
+
+def inside_shapes(shape, u, v):
+    """Mask of each sprite's own shape (0 square, 1 ellipse, 2 heart) at points (u, v):
+    every test on every pixel, then a select, so no shape needs its rows gathered."""
+    a, b = ELLIPSE_AXES
+    square = torch.maximum(u.abs(), v.abs()) <= SQUARE_HALF_SIDE
+    ellipse = (u / a) ** 2 + (v / b) ** 2 <= 1
+    shape = shape.view(-1, 1, 1)
+    return torch.where(shape == 0, square, torch.where(shape == 1, ellipse, inside_heart(u, v)))
 
 
 class DSprites(GroundTruthDataset):
     name = "dsprites"
+    version = 2
     lat_names = ("shape", "scale", "orientation", "posX", "posY")
     lat_sizes = (3, 6, 40, 32, 32)
     img_size = (1, 64, 64)
@@ -66,23 +103,26 @@ class DSprites(GroundTruthDataset):
 
     def render(self, classes):
         shape, scale_c, orient_c, x_c, y_c = classes.unbind(-1)
+        n = len(classes)
         scale = (0.5 + 0.1 * scale_c.float()).view(-1, 1, 1)
         theta = (orient_c.float() * (2 * math.pi / 39)).view(-1, 1, 1)
-        cx = (MARGIN + x_c.float() / 31 * (64 - 2 * MARGIN)).view(-1, 1, 1)
-        cy = (MARGIN + y_c.float() / 31 * (64 - 2 * MARGIN)).view(-1, 1, 1)
-        grid = torch.arange(64, device=classes.device, dtype=torch.float32) + 0.5
-        dx = grid.view(1, 1, 64) - cx          # (B, 1, 64) columns
-        dy = cy - grid.view(1, 64, 1)          # (B, 64, 1) rows, pointing up
+        # sprite centre CENTRE + SPAN * k / 31 = 16 + whole + frac; shapes are drawn in the
+        # WINDOW x WINDOW pixels whose centre is pixel (16 + whole): sprites never reach further
+        whole_x, whole_y = SPAN_PX * x_c // 31, SPAN_PX * y_c // 31
+        frac_x, frac_y = ((SPAN_PX * x_c % 31).float() / 31).view(-1, 1, 1), ((SPAN_PX * y_c % 31).float() / 31).view(-1, 1, 1)
+        grid = torch.arange(WINDOW, device=classes.device, dtype=torch.float32) + 0.5 - WINDOW // 2
+        dx = grid.view(1, 1, -1) - frac_x      # (B, 1, W) columns, relative to the centre
+        dy = frac_y - grid.view(1, -1, 1)      # (B, W, 1) rows, pointing up
         cos, sin = torch.cos(theta), torch.sin(theta)
-        size = SIZE * scale
-        u = (cos * dx + sin * dy) / size       # rotate by -theta: (B, 64, 64)
-        v = (-sin * dx + cos * dy) / size
-        images = torch.zeros(len(classes), 1, 64, 64, device=classes.device)
-        for s in range(3):  # each shape's test only on the sprites of that shape
-            rows = (shape == s).nonzero().squeeze(1)
-            if len(rows):
-                images[rows, 0] = _inside(s, u[rows], v[rows]).float()
-        return images
+        u = (cos * dx + sin * dy) / scale      # rotate by -theta: (B, W, W)
+        v = (-sin * dx + cos * dy) / scale
+        window = inside_shapes(shape, u, v).float()
+        # where each window pixel lands on the 64 x 64 canvas
+        rows = (whole_y.view(-1, 1, 1) + torch.arange(WINDOW, device=classes.device).view(1, -1, 1)) * 64
+        flat = (rows + whole_x.view(-1, 1, 1) + torch.arange(WINDOW, device=classes.device).view(1, 1, -1))
+        images = torch.zeros(n, 64 * 64, device=classes.device)
+        images.scatter_(1, flat.flatten(1), window.flatten(1))
+        return images.view(n, 1, 64, 64)
 
     def get_batch(self, indices):
         if self.packed is None:
