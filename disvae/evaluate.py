@@ -60,11 +60,12 @@ def weights_checksum(model):
     return digest.hexdigest()
 
 
-def metrics_provenance(model, n_samples=None, seed=0):
+def metrics_provenance(model, n_samples=None, seed=0, dataset_version=1):
     """What metrics.log records a family as computed from (a missing `n_samples`: the
-    standard sample counts)."""
+    standard sample counts; `dataset_version`: the rendering of the images it was computed on)."""
     counts = "standard" if not n_samples else f"at most {n_samples} points"
-    return {"weights_sha256": weights_checksum(model), "sample_counts": counts, "seed": seed, "seeding": SEEDING}
+    return {"weights_sha256": weights_checksum(model), "sample_counts": counts, "seed": seed, "seeding": SEEDING,
+            "dataset_version": dataset_version}
 
 
 def reusable_metrics(save_dir, provenance, exclude=()):
@@ -101,7 +102,7 @@ def write_metrics(model, dataset, save_dir, device, names=None, batch_size=1000,
     start = time.perf_counter()
     path = os.path.join(save_dir, METRICS_FILE)
     names = list(dict.fromkeys(names or METRICS))
-    provenance = metrics_provenance(model, n_samples, seed)
+    provenance = metrics_provenance(model, n_samples, seed, dataset.version)
     counts = provenance["sample_counts"]
     results, families = reusable_metrics(save_dir, provenance, exclude=names if recompute else ())
     kwargs = quick_counts(n_samples) if n_samples else {}

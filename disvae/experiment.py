@@ -22,8 +22,9 @@ from disvae.modelio import load_checkpoint, load_model
 from disvae.models import build_model
 from disvae.optim import adam
 from disvae.phases import keep, phase
-from disvae.results import (check_results_dir, name_run, prepare_results_dir, read_checkpoint_pointer, read_specs,
-                            run_dir, run_lock, specs_of, write_specs)
+from disvae.results import (check_results_dir, check_same_rendering, name_run, prepare_results_dir,
+                            read_checkpoint_pointer, read_specs, rendering_note, run_dir, run_lock, specs_of,
+                            write_specs)
 from disvae.runtime import cpu_has_native_bf16, default_threads, get_device, set_seed, training_dtype
 from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted
 from utils.datasets import BatchLoader, load_dataset_of_run
@@ -52,6 +53,7 @@ def resume_parameters(typed):
         raise DisvaeError("--resume needs the name of the run to continue: `python main.py NAME --resume`")
     save_dir = run_dir(name)
     specs = read_specs(save_dir)
+    check_same_rendering(specs, save_dir)
     params = argparse.Namespace(**specs["args"])
     fixed = [key for key in typed if key not in RESUME_KEYS + ("name", "resume")]
     if fixed:
@@ -115,6 +117,8 @@ def evaluate_trained(params, save_dir, device, logger):
     """--is-eval-only: the trained model's test losses and metrics, with its own parameters
     and the evaluation flags typed now."""
     model, specs = load_model(save_dir, device=device)
+    if rendering_note(specs):
+        logger.warning(rendering_note(specs))
     saved = argparse.Namespace(**specs["args"])
     for key in EVAL_KEYS + ("no_progress_bar", "log_level"):
         setattr(saved, key, getattr(params, key))

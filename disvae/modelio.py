@@ -11,6 +11,7 @@ Nothing read from a results folder can run code:
   any value is used.
 """
 import os
+import pickle
 import zipfile
 
 import torch
@@ -18,6 +19,9 @@ import torch
 from disvae.errors import DisvaeError
 from disvae.models import build_model
 from disvae.results import MODEL_FILENAME, SPECS_FILENAME, read_specs
+
+# PyTorch's legacy (pre-1.6) format opens with pickle protocol 2 and this long integer
+LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 
 def _unsafe_globals(path):
     try:
@@ -41,6 +45,8 @@ def load_state(path, what="model"):
     if not os.path.exists(path):
         raise DisvaeError(f"no {what} at {path}; train it first (or wait for training to finish)")
     if not zipfile.is_zipfile(path):
+        if _is_legacy_torch_file(path):
+            return _load_legacy(path, what)
         raise DisvaeError(f"{path} is not a {what} file written by main.py (not a PyTorch zip archive: truncated, "
                        "foreign, or a raw pickle that may contain code); it was not loaded")
     unsafe = _unsafe_globals(path) or []
@@ -55,6 +61,26 @@ def load_state(path, what="model"):
     except Exception as err:  # truncated zip, garbage records: all mean "corrupt"
         raise DisvaeError(f"{path} is not a readable {what} file ({type(err).__name__}); "
                        "it may be truncated or not produced by main.py") from None
+
+
+def _is_legacy_torch_file(path):
+    """PyTorch's format before 1.6 (the reference toolkit's model.pt): a pickled magic number first."""
+    with open(path, "rb") as f:
+        return f.read(len(LEGACY_MAGIC)) == LEGACY_MAGIC
+
+
+def _load_legacy(path, what):
+    """A legacy-format file through the same restricted unpickler: it rebuilds tensors and
+    plain containers only, and refuses (before running anything) a file that asks for more."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "global" in str(err).lower():
+            raise DisvaeError(f"{path} asks for Python objects the safe loader refuses; it may contain code and was "
+                              "not loaded") from None
+        raise DisvaeError(f"{path} is not a readable {what} file (UnpicklingError); it may be truncated") from None
+    except Exception as err:  # truncated records
+        raise DisvaeError(f"{path} is not a readable {what} file ({type(err).__name__}); it may be truncated") from None
 
 
 def load_checkpoint(path):

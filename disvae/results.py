@@ -28,7 +28,8 @@ from utils.io import atomic_write_json
 # where main.py and main_viz.py keep runs: $DISVAE_RESULTS, else the toolkit's results/
 RESULTS_DIR = os.environ.get("DISVAE_RESULTS") or \
     os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "results")
-SHIPPED_MARK = "PRETRAINED.md"  # in the results folders shipped with the toolkit
+SHIPPED_MARK = "PRETRAINED.md"
+REFERENCE_TOOLKIT = "YannDubs/disentangling-vae"  # in the results folders shipped with the toolkit
 MODEL_FILENAME = "model.pt"
 SPECS_FILENAME = "specs.json"
 POINTER_FILENAME = "checkpoint.json"
@@ -137,6 +138,18 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def is_reference_specs(specs):
+    """specs.json of the reference toolkit: the flat object of its arguments (no 'args')."""
+    return "args" not in specs and "loss" in specs and "latent_dim" in specs
+
+
+def import_hint(folder):
+    """The one line telling a user how to import a results folder of the reference toolkit."""
+    name = os.path.basename(os.path.normpath(folder))
+    return (f"{folder} is a results folder of the reference toolkit ({REFERENCE_TOOLKIT}); import it first with "
+            f"`python bin/import_reference.py {folder} {name}_imported` and use the imported folder")
+
+
 def migrate_specs(specs, path):
     """specs.json of an older format, in the current one."""
     version = specs.get("format", 1)
@@ -146,6 +159,7 @@ def migrate_specs(specs, path):
         args = specs["args"]
         if args.pop("bf16", False) is True:
             args["precision"] = "bf16"
+    specs.setdefault("dataset_version", 1)  # every dataset's first rendering
     specs["format"] = SPECS_FORMAT
     return specs
 
@@ -167,7 +181,7 @@ def validate_specs(specs, path):
     _check(_is_int(specs.get("latent_dim")) and specs["latent_dim"] > 0, path,
            f"'latent_dim' must be a positive integer, got {specs.get('latent_dim')!r}")
     _check(specs.get("status", "done") in STATUSES, path, f"unknown status {specs.get('status')!r}")
-    for key in ("global_step", "n_data"):
+    for key in ("global_step", "n_data", "dataset_version"):
         _check(specs.get(key) is None or (_is_int(specs[key]) and specs[key] >= 0), path,
                f"'{key}' must be a non-negative integer, got {specs.get(key)!r}")
     args = specs["args"]
@@ -185,7 +199,10 @@ def read_specs(save_dir):
         raise DisvaeError(f"no results folder {save_dir}; train it first with `python main.py NAME ...`")
     if not os.path.exists(path):
         raise DisvaeError(f"{path} is missing: {save_dir} is not a results folder of main.py")
-    specs = migrate_specs(read_json(path, "specs.json"), path)
+    specs = read_json(path, "specs.json")
+    if is_reference_specs(specs):
+        raise DisvaeError(import_hint(save_dir))
+    specs = migrate_specs(specs, path)
     validate_specs(specs, path)
     specs["args"].update(loss=specs["loss"], dataset=specs["dataset"])
     specs["args"] = check_run_parameters(specs["args"], path)
@@ -197,10 +214,30 @@ def specs_of(params, dataset, n_steps_done=None, status="running"):
     import torch
     from disvae.config import NOT_SAVED
     return {"format": SPECS_FORMAT, "args": {k: v for k, v in vars(params).items() if k not in NOT_SAVED},
-            "dataset": params.dataset, "img_size": list(dataset.img_size), "latent_dim": params.latent_dim,
+            "dataset": params.dataset, "dataset_version": dataset.version,
+            "img_size": list(dataset.img_size), "latent_dim": params.latent_dim,
             "model_type": params.model_type, "loss": params.loss, "n_data": len(dataset),
             "status": status, "global_step": n_steps_done,
             "versions": {"disvae": __version__, "torch": torch.__version__, "python": platform.python_version()}}
+
+
+def rendering_note(specs):
+    """None when the run's images are the ones its dataset renders now; else the one line
+    that says they are not (a model trained on an older rendering of the dataset)."""
+    from utils.datasets import get_dataset
+    trained, current = specs.get("dataset_version", 1), get_dataset(specs["dataset"]).version
+    if trained == current:
+        return None
+    return (f"this model was trained on version {trained} of the {specs['dataset']} rendering; disvae now renders "
+            f"version {current}, so its images differ from the ones it learned and its numbers are not comparable "
+            "with models trained on the current rendering")
+
+
+def check_same_rendering(specs, save_dir):
+    """Refuse to continue training a run on another rendering than the one it started on."""
+    note = rendering_note(specs)
+    if note is not None:
+        raise DisvaeError(f"{save_dir} cannot be resumed: {note}")
 
 
 def write_specs(save_dir, specs):

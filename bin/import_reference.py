@@ -1,0 +1,36 @@
+#!/usr/bin/env python
+"""Import a results folder of the reference toolkit (YannDubs/disentangling-vae) as a disvae
+results folder, results/NAME/ (under $DISVAE_RESULTS when set), that every plot,
+`--is-eval-only` and `--is-metrics` read as any other:
+
+    python bin/import_reference.py PATH NAME
+    python main.py NAME --is-eval-only --is-metrics     # test losses and every metric
+    python main_viz.py NAME all
+
+The conversion (layer names, the interleaved mean/log-variance rows) is disvae/reference.py.
+"""
+import argparse
+import logging
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from disvae.options import run_name  # noqa: E402
+from disvae.reference import import_reference  # noqa: E402
+from disvae.results import run_dir  # noqa: E402
+from utils.cli import OneLineParser, run_cli  # noqa: E402
+
+
+def main(argv):
+    parser = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", help="a results folder of the reference toolkit (model.pt, specs.json, ...)")
+    parser.add_argument("name", type=run_name, help="the disvae results folder to write, results/NAME")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    import_reference(args.path, run_dir(args.name), logging.getLogger("import_reference"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
