@@ -15,7 +15,7 @@ from disvae.errors import DisvaeError
 from disvae.modelio import load_model
 from disvae.options import non_negative, positive, run_name, seed_type
 from disvae.phases import keep, phase
-from disvae.results import run_dir
+from disvae.results import rendering_note, run_dir
 from disvae.runtime import seeded_generator, set_seed
 from utils.cli import OneLineParser, add_option, argparse_type, run_cli
 from utils.datasets import DATASETS, PROCEDURAL, load_dataset_of_run
@@ -85,6 +85,8 @@ def main(argv=None):
         return dataset_figures(args)
     save_dir = run_dir(args.name)
     model, specs = load_model(save_dir)
+    if rendering_note(specs):
+        sys.stderr.write(f"warning: {rendering_note(specs)}\n")
     dataset = load_dataset_of_run(specs["args"])
     bad = [i for i in args.idcs if i >= len(dataset)]
     if bad:

@@ -16,9 +16,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from disvae.config import experiment_parameters  # noqa: E402
 from disvae.evaluate import metrics_provenance, reusable_metrics  # noqa: E402
 from disvae.experiment import RESUME_KEYS  # noqa: E402
-from disvae.metrics import METRICS, METRIC_LABELS  # noqa: E402
+from disvae.metrics import DEFAULT_METRICS, METRIC_LABELS  # noqa: E402
 from disvae.modelio import load_model  # noqa: E402
-from disvae.results import SHIPPED_MARK, read_metrics, read_specs, read_train_steps, run_dir  # noqa: E402
+from disvae.results import (SHIPPED_MARK, read_metrics, read_specs, read_train_steps, rendering_note,  # noqa: E402
+                            run_dir)
+from utils.datasets import get_dataset  # noqa: E402
 from utils.io import atomic_write_text  # noqa: E402
 
 # parameters that do not change what is trained: those --resume may change but the budget, and the run's bookkeeping
@@ -45,17 +47,22 @@ def training_command(name, run_args):
 def recompute_note(folder, metrics):
     """What `--is-eval-only --is-metrics` would do with this folder's metrics.log: reuse
     every family (same weights, sample counts, seed, seeding and version), or recompute some."""
-    model, _ = load_model(folder)
-    _, kept = reusable_metrics(folder, metrics_provenance(model, seed=metrics.get("seed", 0)))
-    stale = [family for family in METRICS if family not in kept]
+    model, specs = load_model(folder)
+    provenance = metrics_provenance(model, seed=metrics.get("seed", 0),
+                                    dataset_version=get_dataset(specs["dataset"]).version)
+    _, kept = reusable_metrics(folder, provenance)
+    stale = [family for family in DEFAULT_METRICS if family not in kept]
     if not stale:
         return "recomputes nothing: metrics.log matches these weights"
-    return f"recomputes {', '.join(stale)}: metrics.log records them under an earlier seeding or version"
+    return (f"recomputes {', '.join(stale)}: metrics.log records them under an earlier seeding, version or "
+            "rendering of the dataset")
 
 
 def card(name, budget):
     folder = run_dir(name)
     specs, metrics = read_specs(folder), read_metrics(folder)
+    if "imported_from" in specs:
+        return imported_card(name, folder, specs, metrics)
     run_args, row = specs["args"], read_train_steps(folder)[-1]
     steps, seconds = specs["global_step"], float(row["wall_time_s"])
     images = steps * run_args["batch_size"]
@@ -72,8 +79,25 @@ def card(name, budget):
              f"torch {specs['versions']['torch']}.",
              *(["- Schedules that depend on the run length were scaled to the budget by `bin/plan_budget.py` "
                 "(see `--reg-anneal` below)."] if "--reg-anneal" in command else []),
-             "- Command:", "", "```bash", command, "```", "",
-             "## Metrics", "",
+             f"- Data: {data_note(specs)}",
+             "- Command:", "", "```bash", command, "```", ""]
+    lines += metrics_and_use(name, folder, metrics)
+    atomic_write_text(os.path.join(folder, SHIPPED_MARK), "\n".join(lines))
+    return os.path.join(folder, SHIPPED_MARK)
+
+
+def data_note(specs):
+    """Which images the model was trained on, and whether they are the ones disvae renders now."""
+    trained = specs.get("dataset_version", 1)
+    note = rendering_note(specs)
+    if note is None:
+        return f"{specs['dataset']}, rendering version {trained} (the current one)."
+    return (f"{specs['dataset']}, rendering version {trained}, not the current one: {note}. Its metrics.log was "
+            f"computed on version {trained}, the images it was trained on.")
+
+
+def metrics_and_use(name, folder, metrics):
+    lines = ["## Metrics", "",
              f"Standard sample counts (`python main.py {name} --is-eval-only --is-metrics`), seed "
              f"{metrics.get('seed')}; `metrics.log` has every key, per-factor values and the seconds.", "",
              "| metric | value |", "| --- | --- |"]
@@ -83,6 +107,31 @@ def card(name, budget):
               f"python main_viz.py {name} latents           # what each latent encodes",
               f"python main.py {name} --is-eval-only --is-metrics   # {recompute_note(folder, metrics)}",
               "```", ""]
+    return lines
+
+
+def imported_card(name, folder, specs, metrics):
+    """The card of a model trained by the reference toolkit and imported (bin/import_reference.py)."""
+    source = specs["imported_from"]
+    arguments = source["arguments"]
+    lines = [f"# {name}: {specs['loss']} on {specs['dataset']}, trained by the reference toolkit", "",
+             f"Trained by the reference toolkit ({source['toolkit']}, MIT License: `reference/LICENSE`) and shipped in "
+             "its `results/`; imported into disvae with `python bin/import_reference.py PATH "
+             f"{name}` (disvae/reference.py), so that its numbers stand beside disvae's own models: same images, same "
+             "metrics. Its own files are under `reference/`.", "",
+             "## Training (by the reference toolkit)", "",
+             f"- {arguments.get('epochs')} epochs at batch {arguments.get('batch_size')} on {source['trained_on']}: "
+             f"{specs['global_step']:,} steps; lr {arguments.get('lr')}, seed {arguments.get('seed')}, "
+             f"{specs['latent_dim']} latents, {arguments.get('rec_dist')} reconstruction.",
+             f"- Its arguments (`reference/specs.json`): experiment `{arguments.get('experiment')}`, "
+             + ", ".join(f"`{k}` {v}" for k, v in sorted(arguments.items()) if k.startswith(specs["loss"] + "_")
+                         or k == "reg_anneal") + ".",
+             f"- Data: {data_note(specs)} disvae renders dSprites pixel-identical to the official file for squares and "
+             "ellipses and within 3 pixels for hearts (tests/test_datasets.py), so its metrics here are computed "
+             "on the images it was trained on.",
+             "- Its `reference/test_losses.log` is the reference's own, computed on one batch; `test_losses.log` "
+             "is disvae's, over every image.", ""]
+    lines += metrics_and_use(name, folder, metrics)
     atomic_write_text(os.path.join(folder, SHIPPED_MARK), "\n".join(lines))
     return os.path.join(folder, SHIPPED_MARK)
 
@@ -90,8 +139,9 @@ def card(name, budget):
 # the README's names of the losses (HTML, as GitHub renders it)
 LOSS_LABELS = {"VAE": "VAE", "betaH": "β-VAE<sub>H</sub>", "betaB": "β-VAE<sub>B</sub>", "factor": "FactorVAE",
                "btcvae": "β-TCVAE", "dipvaeI": "DIP-VAE-I", "dipvaeII": "DIP-VAE-II", "adatvae": "Ada-TVAE"}
-TABLE_METRICS = ["mig", "mig_sampled_no_shape", "dci_disentanglement", "sap", "factor_vae_score", "beta_vae_score",
-                 "gt_correlation", "axis_alignment_ratio_normalised"]  # labelled by METRIC_LABELS
+TABLE_METRICS = ["mig_histogram", "mig_histogram_no_shape", "mig_sampled", "dci_disentanglement", "sap",
+                 "factor_vae_score", "beta_vae_score", "gt_correlation",
+                 "axis_alignment_ratio_normalised"]  # labelled by METRIC_LABELS
 
 
 def table_row(name):
@@ -100,8 +150,12 @@ def table_row(name):
     label = LOSS_LABELS.get(specs["loss"], specs["loss"])
     if specs["dataset"] != "dsprites":
         label += f", {specs['dataset']}"
-    minutes = float(read_train_steps(folder)[-1]["wall_time_s"]) / 60
-    cells = [f"[{label}](results/{name}/{SHIPPED_MARK})", f"{specs['global_step']:,}", f"{minutes:.0f}",
+    imported = "imported_from" in specs
+    steps_log = read_train_steps(folder)
+    minutes = f"{float(steps_log[-1]['wall_time_s']) / 60:.0f}" if steps_log else "-"
+    data = "official file" if imported else f"v{specs.get('dataset_version', 1)}"
+    trained_by = "reference toolkit" if imported else "disvae"
+    cells = [f"[{label}](results/{name}/{SHIPPED_MARK})", trained_by, data, f"{specs['global_step']:,}", minutes,
              str(specs["args"]["seed"])]
     cells += [f"{metrics[key]:.2f}" if key in metrics else "-" for key in TABLE_METRICS]
     return "| " + " | ".join(cells) + " |"
@@ -109,7 +163,8 @@ def table_row(name):
 
 def table(names):
     """The markdown table of the shipped models `names`: steps, training minutes, seed, headline metrics."""
-    header = ["model", "steps", "minutes", "seed"] + [METRIC_LABELS.get(key, key) for key in TABLE_METRICS]
+    header = ["model", "trained by", "images", "steps", "minutes", "seed"] + [METRIC_LABELS.get(key, key)
+                                                                              for key in TABLE_METRICS]
     return "\n".join(["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)] +
                       [table_row(name) for name in names]) + "\n"
 

@@ -15,7 +15,7 @@ import time
 import torch
 from tqdm import tqdm
 
-from disvae.metrics import FAMILIES, METRICS, ModelRepresentation, compute_metrics, family_rng, quick_counts
+from disvae.metrics import DEFAULT_METRICS, FAMILIES, METRICS, ModelRepresentation, compute_metrics, family_rng, quick_counts
 from disvae.phases import keep, phase
 from disvae.errors import DisvaeError
 from disvae.results import METRICS_FILE, read_metrics
@@ -101,7 +101,7 @@ def write_metrics(model, dataset, save_dir, device, names=None, batch_size=1000,
     the same weights, counts and seed are kept unless `recompute`."""
     start = time.perf_counter()
     path = os.path.join(save_dir, METRICS_FILE)
-    names = list(dict.fromkeys(names or METRICS))
+    names = list(dict.fromkeys(names or DEFAULT_METRICS))
     provenance = metrics_provenance(model, n_samples, seed, dataset.version)
     counts = provenance["sample_counts"]
     results, families = reusable_metrics(save_dir, provenance, exclude=names if recompute else ())

@@ -19,6 +19,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "results")
 SHIPPED = ["VAE_dsprites", "betaH_dsprites", "betaB_dsprites", "factor_dsprites", "btcvae_dsprites",
            "dipvaeI_dsprites", "dipvaeII_dsprites", "adatvae_dsprites", "adatvae_xyobject", "adatvae_xysquares"]
+# the reference toolkit's own models, imported (bin/import_reference.py)
+REFERENCE = ["reference_VAE_dsprites", "reference_betaH_dsprites", "reference_betaB_dsprites",
+             "reference_factor_dsprites", "reference_btcvae_dsprites"]
+REFERENCE_FILES = ["model.pt", "specs.json", "train_losses.log", "test_losses.log", "metrics.log", "traversals.png",
+                   "reference/LICENSE", "reference/specs.json", SHIPPED_MARK]
 FILES = ["model.pt", "specs.json", "train_losses.log", "train_steps.csv", "metrics.log", "training.gif",
          "posterior_traversals.gif", "traversals.png", "loss_curves.png", SHIPPED_MARK]
 
@@ -36,6 +41,24 @@ def test_shipped_model_loads_and_matches_its_metrics(name):
     metrics = json.loads(open(os.path.join(folder, "metrics.log")).read())
     digest = weights_checksum(model)
     assert {record["weights_sha256"] for record in metrics["families"].values()} == {digest}
+    assert {"mig", "dci_disentanglement", "sap", "factor_vae_score", "beta_vae_score",
+            "linearity_ratio_normalised"} <= set(metrics)
+
+
+@pytest.mark.parametrize("name", REFERENCE)
+def test_imported_reference_model_is_attributed_and_scored(name):
+    folder = os.path.join(RESULTS, name)
+    missing = [f for f in REFERENCE_FILES if not os.path.exists(os.path.join(folder, f))]
+    assert not missing, f"{name} lacks {missing}"
+    assert "MIT License" in open(os.path.join(folder, "reference", "LICENSE")).read()
+    model, specs = load_model(folder)
+    assert specs["global_step"] == 345600 and specs["imported_from"]["toolkit"] == "YannDubs/disentangling-vae"
+    assert specs["dataset_version"] == 2  # the official file's images
+    card = open(os.path.join(folder, SHIPPED_MARK)).read()
+    assert "reference toolkit" in card and "345,600 steps" in card
+    metrics = json.loads(open(os.path.join(folder, "metrics.log")).read())
+    assert {record["weights_sha256"] for record in metrics["families"].values()} == {weights_checksum(model)}
+    assert {record["dataset_version"] for record in metrics["families"].values()} == {2}
     assert {"mig", "dci_disentanglement", "sap", "factor_vae_score", "beta_vae_score",
             "linearity_ratio_normalised"} <= set(metrics)
 
@@ -60,5 +83,5 @@ def test_readme_tables_the_shipped_models_as_their_metrics_log(monkeypatch):
     from pretrained_card import table
     monkeypatch.setattr(disvae.results, "RESULTS_DIR", RESULTS)  # whatever $DISVAE_RESULTS says
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    assert table(SHIPPED) in readme
+    assert table(SHIPPED + REFERENCE) in readme
     assert all(f'<img src="results/{name}/posterior_traversals.gif"' in readme for name in SHIPPED)

@@ -18,6 +18,7 @@ from disvae.registry import discover
 FAMILIES = dict(sorted(discover(__name__, __path__, lambda value, module: isinstance(value, MetricFamily),
                              "metric families").items(), key=lambda item: item[1].order))  # in table order
 METRICS = {name: family.compute for name, family in FAMILIES.items()}  # name -> function
+DEFAULT_METRICS = [name for name, family in FAMILIES.items() if family.default]  # --is-metrics alone
 METRIC_LABELS = {key: label for family in FAMILIES.values() for key, label in family.labels.items()}
 HEADLINE_METRICS = [key for family in FAMILIES.values() for key in family.headline]
 
@@ -37,7 +38,7 @@ def compute_metrics(representation, dataset, rng, names=None, logger=None, **kwa
     """{metric: value} for `names` (default all), with each family's time in seconds.
     kwargs: per-family keyword arguments, e.g. dci={"n_train": 1000}."""
     results, timings = {}, {}
-    for name in names or list(METRICS):
+    for name in names or DEFAULT_METRICS:
         start = time.perf_counter()
         results.update(METRICS[name](representation, dataset, rng, **kwargs.get(name, {})))
         timings[name] = round(time.perf_counter() - start, 3)
@@ -47,5 +48,5 @@ def compute_metrics(representation, dataset, rng, names=None, logger=None, **kwa
     return results
 
 
-__all__ = ["FAMILIES", "HEADLINE_METRICS", "METRICS", "METRIC_LABELS", "FunctionRepresentation", "MetricFamily",
+__all__ = ["DEFAULT_METRICS", "FAMILIES", "HEADLINE_METRICS", "METRICS", "METRIC_LABELS", "FunctionRepresentation", "MetricFamily",
            "ModelRepresentation", "compute_metrics", "family_rng", "quick_counts"]

@@ -2,7 +2,8 @@
 function computing it, the sample counts that cap it at about n points
 (`--metrics-samples n`), the labels of the scalars it writes, the ones summary tables
 show, its version (raised when its definition or keys change, so metrics.log entries
-of an older definition are recomputed) and its place in tables."""
+of an older definition are recomputed), its place in tables, and whether a plain
+--is-metrics computes it (a family too slow for every run is computed only when named)."""
 from dataclasses import dataclass, field
 
 
@@ -15,3 +16,4 @@ class MetricFamily:
     headline: tuple = ()  # keys in the compact tables (README, bin/summarize.py)
     version: int = 1
     order: int = 0
+    default: bool = True  # computed by --is-metrics without --metrics (False: only when named)

@@ -32,15 +32,17 @@ def histogram_discretize(codes, n_bins=20):
 
 
 @torch.no_grad()
-def sampled_marginal_entropies(samples, mean, logvar, chunk=64):
+def sampled_marginal_entropies(samples, mean, logvar, chunk=None, device="cpu"):
     """Per latent j, H(z_j) = -E log q(z_j) with q(z_j) = (1/M) sum_m N(z_j; mean_mj, var_mj),
-    estimated on `samples` (S, Z) drawn from the same mixture. Returns (Z,) in nats."""
-    samples, mean, logvar = (torch.as_tensor(a, dtype=torch.float32) for a in (samples, mean, logvar))
+    estimated on `samples` (S, Z) drawn from the same mixture, `chunk` samples at a time
+    (default: about 2^24 log-densities per chunk) on `device`. Returns (Z,) in nats."""
+    samples, mean, logvar = (torch.as_tensor(a, dtype=torch.float32).to(device) for a in (samples, mean, logvar))
+    chunk = chunk or max(1, 2 ** 24 // (mean.shape[0] * mean.shape[1]))
     inv_var = torch.exp(-logvar)
     log_norm = -0.5 * (math.log(2 * math.pi) + logvar) - math.log(len(mean))  # (M, Z)
-    total = torch.zeros(samples.shape[1], dtype=torch.float64)  # float32 terms, float64 accumulation
+    total = torch.zeros(samples.shape[1], dtype=torch.float64, device=samples.device)  # float64 accumulation
     for start in range(0, len(samples), chunk):
         z = samples[start:start + chunk].unsqueeze(1)  # (s, 1, Z)
         log_q = log_norm - 0.5 * (z - mean).pow(2) * inv_var  # (s, M, Z)
         total -= torch.logsumexp(log_q, dim=1).double().sum(0)
-    return (total / len(samples)).numpy()
+    return (total / len(samples)).cpu().numpy()
