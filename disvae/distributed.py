@@ -11,6 +11,8 @@ import os
 import torch
 import torch.distributed as dist
 
+from disvae.errors import DisvaeError
+
 
 def world():
     """(rank, world_size) of this process (0, 1 without torchrun)."""
@@ -25,6 +27,12 @@ def init_from_env(device):
         return 0, 1, device
     if device.type == "cuda":
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        per_node = int(os.environ.get("LOCAL_WORLD_SIZE", local_rank + 1))
+        visible = torch.cuda.device_count()
+        if max(per_node, local_rank + 1) > visible:
+            raise DisvaeError(f"torchrun started {per_node} processes on this node but {visible} GPU(s) are visible: "
+                              f"start at most {visible} (--nproc_per_node), choose GPUs with CUDA_VISIBLE_DEVICES, "
+                              "or train on the CPU with --no-cuda")
         torch.cuda.set_device(local_rank)
         device = torch.device("cuda", local_rank)
     dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")

@@ -88,3 +88,24 @@ def test_gradients_reach_the_encoder_from_every_term():
     with_triplet = encoder_grad(beta=0.0, triplet_scale=1.0)
     assert (with_kl - recon_only).abs().sum() > 0
     assert (with_triplet - recon_only).abs().sum() > 0
+
+
+class ImagesElsewhere:
+    """A dataset whose images live on another device than the loader's generator (the
+    "meta" device stands in for a GPU on a CPU-only machine: mixing it with a CPU tensor
+    raises as CUDA does)."""
+    has_factors, img_size = False, (1, 8, 8)
+
+    def __len__(self):
+        return 100
+
+    def get_batch(self, indices):
+        return torch.empty(len(indices), 1, 8, 8, device="meta")
+
+
+@pytest.mark.parametrize("swap_chance", [0.0, 0.3])
+def test_unsupervised_triplets_with_swaps_stay_on_the_images_device(swap_chance):
+    from utils.datasets import BatchLoader
+    loader = BatchLoader(ImagesElsewhere(), 10, view_sampling="triplet_unsupervised", swap_chance=swap_chance)
+    batch = next(iter(loader))
+    assert batch.shape == (10, 3, 1, 8, 8) and batch.device.type == "meta"

@@ -60,3 +60,19 @@ def test_torchrun_writes_one_complete_results_folder(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert {"model.pt", "specs.json", "train_losses.log", "training.gif"} <= set(os.listdir(folder))
     assert "2 process(es)" in out.stderr
+
+
+@pytest.mark.parametrize("local_rank,per_node", [(1, 2), (0, 3)])
+def test_more_processes_than_gpus_is_one_line_before_any_gpu_is_touched(monkeypatch, local_rank, per_node):
+    from disvae import distributed
+    from disvae.errors import DisvaeError
+    monkeypatch.setenv("WORLD_SIZE", str(per_node))
+    monkeypatch.setenv("LOCAL_RANK", str(local_rank))
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(per_node))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    touched = []
+    monkeypatch.setattr(torch.cuda, "set_device", touched.append)
+    monkeypatch.setattr(dist, "init_process_group", lambda *a, **k: touched.append("group"))
+    with pytest.raises(DisvaeError, match=f"started {per_node} processes on this node but 1 GPU"):
+        distributed.init_from_env(torch.device("cuda"))
+    assert touched == []

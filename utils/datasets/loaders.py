@@ -81,9 +81,9 @@ class BatchLoader:
             images = ds.get_batch(torch.cat([indices.view(-1, 1), others], 1).flatten()).unflatten(0, (n, 3))
             anchor, first, second = images.unbind(1)
             swap = image_distance(first, anchor, self.rec_dist) > image_distance(second, anchor, self.rec_dist)
-            if self.swap_chance > 0:
-                swap ^= torch.rand(n, generator=self.view_generator) < self.swap_chance
-            swap = swap.to(images.device).view(-1, 1, 1, 1)
+            if self.swap_chance > 0:  # the generator draws on the CPU: its coin flips move to the images
+                swap ^= (torch.rand(n, generator=self.view_generator) < self.swap_chance).to(swap.device)
+            swap = swap.view(-1, 1, 1, 1)
             return torch.stack([anchor, torch.where(swap, second, first), torch.where(swap, first, second)], 1)
         raise ValueError(f"unknown view sampling {self.view_sampling!r}; choose from {VIEW_SAMPLINGS}")
 
