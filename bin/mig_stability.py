@@ -2,11 +2,12 @@
 """How much each MIG estimator moves when its sample count doubles, on trained models:
 the check behind the choice of the headline MIG (it must move by less than 0.02).
 
-    python bin/mig_stability.py NAME [NAME ...] [--points 10000] [--chen-samples 0]
+    python bin/mig_stability.py NAME [NAME ...] [--estimators histogram sampled chen]
+                                [--points 10000] [--chen-samples 10000]
 
 For each results folder: MIG by the histogram and sampled estimators on `--points` and on
-twice as many random images, and (with --chen-samples S > 0) Chen et al.'s estimator over
-the whole dataset with S and 2S samples per entropy; with the seconds each took.
+twice as many random images, and Chen et al.'s estimator over the whole dataset with
+`--chen-samples` and twice as many samples per entropy; with the seconds each took.
 """
 import argparse
 import os
@@ -31,7 +32,9 @@ def main(argv):
     parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="+", help="results folders under results/")
     parser.add_argument("--points", type=int, default=10000, help="the histogram and sampled estimators' count")
-    parser.add_argument("--chen-samples", type=int, default=0, help="Chen's samples per entropy (0: skip Chen)")
+    parser.add_argument("--chen-samples", type=int, default=10000, help="Chen's samples per entropy")
+    parser.add_argument("--estimators", nargs="+", choices=("histogram", "sampled", "chen"),
+                        default=["histogram", "sampled"], help="which estimators (chen: hours on a CPU)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-cuda", action="store_true")
     args = parser.parse_args(argv)
@@ -46,12 +49,11 @@ def main(argv):
                                                estimators=("histogram",))["mig_histogram"],
                 "sampled": lambda n: mig_aam(representation, dataset, family_rng(args.seed, "mig"), n,
                                              estimators=("sampled",))["mig_sampled"]}
-        counts = {"histogram": args.points, "sampled": args.points}
-        if args.chen_samples:
-            runs["chen"] = lambda n: mig_chen(representation, dataset, family_rng(args.seed, "mig_chen"),
-                                              n_samples=n)["mig_chen"]
-            counts["chen"] = args.chen_samples
-        for estimator, run in runs.items():
+        runs["chen"] = lambda n: mig_chen(representation, dataset, family_rng(args.seed, "mig_chen"),
+                                          n_samples=n)["mig_chen"]
+        counts = {"histogram": args.points, "sampled": args.points, "chen": args.chen_samples}
+        for estimator in args.estimators:
+            run = runs[estimator]
             values, seconds = [], []
             for count in (counts[estimator], 2 * counts[estimator]):
                 start = time.perf_counter()

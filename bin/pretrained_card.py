@@ -129,8 +129,9 @@ def imported_card(name, folder, specs, metrics):
              f"- Data: {data_note(specs)} disvae renders dSprites pixel-identical to the official file for squares and "
              "ellipses and within 3 pixels for hearts (tests/test_datasets.py), so its metrics here are computed "
              "on the images it was trained on.",
-             "- Its `reference/test_losses.log` is the reference's own, computed on one batch; `test_losses.log` "
-             "is disvae's, over every image.", ""]
+             "- Its `reference/test_losses.log` is the reference's own, computed on one batch"
+             + ("; `test_losses.log` is disvae's, over every image." if os.path.exists(
+                 os.path.join(folder, "test_losses.log")) else "."), ""]
     lines += metrics_and_use(name, folder, metrics)
     atomic_write_text(os.path.join(folder, SHIPPED_MARK), "\n".join(lines))
     return os.path.join(folder, SHIPPED_MARK)

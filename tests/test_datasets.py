@@ -390,3 +390,22 @@ def test_variants_train_with_triplets_and_metrics(results_dir, name):
                       "--metrics", "mig", "research", "--metrics-samples", "300"]) == 0
     metrics = json.loads((results_dir / "v" / "metrics.log").read_text())
     assert 0 <= metrics["mig"] <= 1 and set(metrics["mig_sampled_per_factor"]) == set(DSprites.lat_names)
+
+
+def test_a_run_on_an_older_rendering_says_so_and_never_mixes(tiny_run, capsys):
+    """specs.json records the rendering; a run trained on dSprites version 1 (specs.json
+    without the key) cannot be resumed on version 2, and its plots and evaluation warn."""
+    import json
+
+    import main
+    import main_viz
+    folder = tiny_run("old")
+    specs = json.loads((folder / "specs.json").read_text())
+    assert specs["dataset_version"] == DSprites.version == 2
+    del specs["dataset_version"]  # as written before renderings were versioned
+    (folder / "specs.json").write_text(json.dumps(specs))
+    code = main.run_cli(main.main, ["old", "--resume", "--max-steps", "4"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "version 1 of the dsprites rendering" in err, err
+    assert main_viz.run_cli(main_viz.main, ["old", "reconstruct"]) == 0
+    assert "warning: this model was trained on version 1" in capsys.readouterr().err

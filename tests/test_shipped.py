@@ -22,7 +22,7 @@ SHIPPED = ["VAE_dsprites", "betaH_dsprites", "betaB_dsprites", "factor_dsprites"
 # the reference toolkit's own models, imported (bin/import_reference.py)
 REFERENCE = ["reference_VAE_dsprites", "reference_betaH_dsprites", "reference_betaB_dsprites",
              "reference_factor_dsprites", "reference_btcvae_dsprites"]
-REFERENCE_FILES = ["model.pt", "specs.json", "train_losses.log", "test_losses.log", "metrics.log", "traversals.png",
+REFERENCE_FILES = ["model.pt", "specs.json", "train_losses.log", "metrics.log", "traversals.png",
                    "reference/LICENSE", "reference/specs.json", SHIPPED_MARK]
 FILES = ["model.pt", "specs.json", "train_losses.log", "train_steps.csv", "metrics.log", "training.gif",
          "posterior_traversals.gif", "traversals.png", "loss_curves.png", SHIPPED_MARK]
