@@ -23,6 +23,7 @@ from utils.io import atomic_write_text  # noqa: E402
 from utils.plots import plt, save_figure  # noqa: E402
 
 METRIC_COLUMNS = HEADLINE_METRICS
+BEST_BY = "mig_histogram"  # the headline MIG, under the same key in metrics.log files of every version
 
 
 def collect(results_dir, prefix=""):
@@ -95,8 +96,8 @@ def group_markdown(rows):
         for metric in METRIC_COLUMNS:
             values = [r["metrics"][metric] for r in members if metric in r["metrics"]]
             cells.append(f"{median(values):.2f} [{min(values):.2f}, {max(values):.2f}]" if values else "-")
-        scored = [r for r in members if "mig" in r["metrics"]]
-        best = max(scored, key=lambda r: r["metrics"]["mig"]) if scored else None
+        scored = [r for r in members if BEST_BY in r["metrics"]]
+        best = max(scored, key=lambda r: r["metrics"][BEST_BY]) if scored else None
         cells.append(f"{best['experiment']} (seed {best['seed']})" if best else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

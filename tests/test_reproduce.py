@@ -62,10 +62,10 @@ def test_reproduce_runs_end_to_end(tmp_path):
 def test_seed_table_gives_median_range_and_best_seed():
     from summarize import group_markdown
     rows = [{"group": "repro_x", "experiment": f"repro_x{suffix}", "seed": seed, "steps": 100, "minutes": minutes,
-             "metrics": {"mig": mig, "sap": 0.5}}
+             "metrics": {"mig_histogram": mig, "sap": 0.5}}
             for suffix, seed, minutes, mig in (("", 1, 10.0, 0.1), ("_seed2", 2, 14.0, 0.3), ("_seed3", 3, 12.0, 0.2))]
     running = {"group": "repro_x", "experiment": "repro_x_seed4", "seed": 4, "steps": 50, "minutes": 1.0,
-               "status": "running", "metrics": {"mig": 0.9}}
+               "status": "running", "metrics": {"mig_histogram": 0.9}}
     table = group_markdown(rows + [running])
     # the median of 0.1, 0.2, 0.3 is 0.2 and of the minutes 12; the unfinished seed is left out of both
     assert "| repro_x | 3 (+1 unfinished) | 100 | 12 | 0.20 [0.10, 0.30] |" in table
@@ -80,11 +80,12 @@ def test_pretrained_card_says_whether_metrics_would_be_recomputed(tiny_run):
     from disvae.modelio import load_model
     folder = tiny_run("tiny")
     model, _ = load_model(str(folder))
-    provenance = metrics_provenance(model, seed=7)
+    provenance = metrics_provenance(model, seed=7, dataset_version=2)  # computed on the current dSprites
     families = {name: dict(provenance, version=family.version, keys=["mig"]) for name, family in FAMILIES.items()}
     (folder / "metrics.log").write_text(json.dumps({"mig": 0.25, "seed": 7, "families": families}))
     text = open(card("tiny", "2 steps")).read()
-    assert "| MIG (sampled) | 0.250 |" in text and "# recomputes nothing" in text
+    assert "| MIG | 0.250 |" in text and "# recomputes nothing" in text
+    assert "- Data: dsprites, rendering version 2 (the current one)." in text
     # the command rebuilds the run: its budget and what differs from the defaults, not its logging
     # (TINY_RUN less its logging, checkpoint and evaluation flags)
     assert "\npython main.py tiny --batch-size 16 --dataset dsprites --epochs 1 --latent-dim 4 --loss betaH " \
