@@ -3,7 +3,7 @@
 results folder, results/NAME/ (under $DISVAE_RESULTS when set), that every plot,
 `--is-eval-only` and `--is-metrics` read as any other:
 
-    python bin/import_reference.py PATH NAME
+    python bin/import_reference.py PATH NAME [--license PATH/../LICENSE]
     python main.py NAME --is-eval-only --is-metrics     # test losses and every metric
     python main_viz.py NAME all
 
@@ -26,9 +26,10 @@ def main(argv):
     parser = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", help="a results folder of the reference toolkit (model.pt, specs.json, ...)")
     parser.add_argument("name", type=run_name, help="the disvae results folder to write, results/NAME")
+    parser.add_argument("--license", help="the reference toolkit's LICENSE, copied to results/NAME/reference/LICENSE")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    import_reference(args.path, run_dir(args.name), logging.getLogger("import_reference"))
+    import_reference(args.path, run_dir(args.name), logging.getLogger("import_reference"), license_path=args.license)
     return 0
 
 

@@ -112,16 +112,19 @@ def reference_losses(path):
         raise DisvaeError(f"{path} is not a train_losses.log of the reference toolkit ({err})") from None
 
 
-def import_reference(source, save_dir, logger=None):
+def import_reference(source, save_dir, logger=None, license_path=None):
     """Convert the reference results folder `source` into the disvae results folder
-    `save_dir` (which must not exist or be empty). Writes nothing unless every check passes;
-    the folder appears whole (built beside it, then renamed)."""
+    `save_dir` (which must not exist or be empty), copying the reference's licence from
+    `license_path` (when given) into reference/LICENSE. Writes nothing unless every check
+    passes; the folder appears whole (built beside it, then renamed)."""
     from utils.datasets import get_dataset
     if not os.path.isdir(source):
         raise DisvaeError(f"no folder {source}")
     if not is_reference_folder(source):
         raise DisvaeError(f"{source} is not a results folder of the reference toolkit ({REFERENCE_TOOLKIT}): it needs "
                           "model.pt and a specs.json of its arguments (a flat object with 'loss' and 'latent_dim')")
+    if license_path is not None and not os.path.isfile(license_path):
+        raise DisvaeError(f"no licence file {license_path}")
     reference_specs = read_json(os.path.join(source, SPECS_FILENAME), "specs.json")
     check_results_dir(argparse.Namespace(resume=False, is_eval_only=False, archive=False,
                                          name=os.path.basename(save_dir)), save_dir)
@@ -144,8 +147,7 @@ def import_reference(source, save_dir, logger=None):
     params = argparse.Namespace(**{**_defaults(), **args, "name": os.path.basename(save_dir), "experiment": "custom",
                                    "model_type": "Burgess", "latent_dim": latent_dim})
     dataset_cls = get_dataset(params.dataset)
-    n_data = getattr(dataset_cls, "n_data", None) or (math.prod(dataset_cls.lat_sizes)
-                                                      if getattr(dataset_cls, "lat_sizes", ()) else None)
+    n_data = math.prod(dataset_cls.lat_sizes) if dataset_cls.has_factors else None  # unknown without its files
     steps = None
     if n_data and "epochs" in args and "batch_size" in args:
         steps = args["epochs"] * math.ceil(n_data / args["batch_size"])
@@ -173,6 +175,8 @@ def import_reference(source, save_dir, logger=None):
         for filename in sorted(os.listdir(source)):
             if filename != MODEL_FILENAME and os.path.isfile(os.path.join(source, filename)):
                 shutil.copyfile(os.path.join(source, filename), os.path.join(staging, "reference", filename))
+        if license_path is not None:
+            shutil.copyfile(license_path, os.path.join(staging, "reference", "LICENSE"))
         if os.path.isdir(save_dir):
             os.rmdir(save_dir)  # empty: check_results_dir refused a non-empty one
         os.replace(staging, save_dir)

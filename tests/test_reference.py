@@ -75,7 +75,8 @@ def write_reference_folder(folder, state, img_size, legacy=True, **specs):
 def test_imported_model_computes_the_reference_forward_pass(tmp_path, img_size, legacy):
     state = reference_state(img_size, torch.Generator().manual_seed(0))
     write_reference_folder(tmp_path / "ref", state, img_size, legacy=legacy)
-    import_reference(str(tmp_path / "ref"), str(tmp_path / "imported"))
+    (tmp_path / "LICENSE").write_text("MIT License\n")
+    import_reference(str(tmp_path / "ref"), str(tmp_path / "imported"), license_path=str(tmp_path / "LICENSE"))
     model, specs = load_model(str(tmp_path / "imported"))
     x = torch.rand(5, *img_size, generator=torch.Generator().manual_seed(1))
     mean, logvar, reconstruction = reference_forward(state, x)
@@ -90,7 +91,7 @@ def test_imported_model_computes_the_reference_forward_pass(tmp_path, img_size, 
     assert specs["imported_from"]["toolkit"] == "YannDubs/disentangling-vae"
     with open(tmp_path / "imported" / "train_losses.log") as f:
         assert f.read().splitlines()[1:] == ["1,loss,3.5", "2,loss,2.5"]  # epochs from 1, as disvae counts
-    assert sorted(os.listdir(tmp_path / "imported" / "reference")) == ["specs.json", "test_losses.log",
+    assert sorted(os.listdir(tmp_path / "imported" / "reference")) == ["LICENSE", "specs.json", "test_losses.log",
                                                                        "train_losses.log"]
 
 
@@ -110,7 +111,7 @@ def test_a_real_reference_model_imports(tmp_path):
 
 
 def assert_nothing_written(results):
-    assert not [name for name in os.listdir(results) if name not in ("ref", "src")], os.listdir(results)
+    assert not [name for name in os.listdir(results) if name not in ("ref", "src", "LICENSE")], os.listdir(results)
 
 
 def test_bad_reference_folders_end_in_one_line_and_write_nothing(tmp_path):
