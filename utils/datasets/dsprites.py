@@ -18,13 +18,13 @@ of size 1 and rasterised without antialiasing (Love2D, deepmind/dsprites-dataset
     square:  max(|u|, |v|) <= 9.5982                      (~0.15 of the canvas)
     ellipse: (u / 12.76589)^2 + (v / 7.21235)^2 <= 1
     heart:   inside a polygon symmetric about u = 0 traced from the frames (HEART_RADII):
-             a pointed tip, nearly straight 45-degree lower sides, two round lobes
-             and a deep notch.
+             a pointed tip, lower sides at about 45 degrees, two round lobes and a
+             deep notch.
 Every square and ellipse frame of the official animation is reproduced with no differing
-pixel, every heart frame with at most 4 (tests/test_datasets.py). The mean pixel
-intensity over the whole set is 0.0425 like the official file's.
+pixel, every heart frame with at most 3 (tests/test_datasets.py allows 4). The mean
+pixel intensity is ~0.0427 (the official file's: 0.0425).
 
-Version 1 (disvae before 0.3) drew other shapes (sprite centre 14.5 + 35 * pos, squares
+Version 1 (disvae before renderings were versioned) drew other shapes (sprite centre 14.5 + 35 * pos, squares
 8.6 * scale, ellipses with aspect 2, larger hearts): models trained on it say so when
 they are evaluated or plotted (disvae.results.rendering_note).
 """
@@ -106,10 +106,11 @@ class DSprites(GroundTruthDataset):
         n = len(classes)
         scale = (0.5 + 0.1 * scale_c.float()).view(-1, 1, 1)
         theta = (orient_c.float() * (2 * math.pi / 39)).view(-1, 1, 1)
-        # sprite centre CENTRE + SPAN * k / 31 = 16 + whole + frac; shapes are drawn in the
-        # WINDOW x WINDOW pixels whose centre is pixel (16 + whole): sprites never reach further
+        # sprite centre 16 + SPAN_PX * k / 31 = 16 + whole + frac (exact in integers); shapes are
+        # drawn in the WINDOW x WINDOW pixels centred on 16 + whole: sprites never reach further
         whole_x, whole_y = SPAN_PX * x_c // 31, SPAN_PX * y_c // 31
-        frac_x, frac_y = ((SPAN_PX * x_c % 31).float() / 31).view(-1, 1, 1), ((SPAN_PX * y_c % 31).float() / 31).view(-1, 1, 1)
+        frac_x = ((SPAN_PX * x_c % 31).float() / 31).view(-1, 1, 1)
+        frac_y = ((SPAN_PX * y_c % 31).float() / 31).view(-1, 1, 1)
         grid = torch.arange(WINDOW, device=classes.device, dtype=torch.float32) + 0.5 - WINDOW // 2
         dx = grid.view(1, 1, -1) - frac_x      # (B, 1, W) columns, relative to the centre
         dy = frac_y - grid.view(1, -1, 1)      # (B, W, 1) rows, pointing up
