@@ -15,7 +15,8 @@ import time
 import torch
 from tqdm import tqdm
 
-from disvae.metrics import DEFAULT_METRICS, FAMILIES, METRICS, ModelRepresentation, compute_metrics, family_rng, quick_counts
+from disvae.metrics import (DEFAULT_METRICS, FAMILIES, METRICS, ModelRepresentation, compute_metrics, family_rng,
+                            quick_counts)
 from disvae.phases import keep, phase
 from disvae.errors import DisvaeError
 from disvae.results import METRICS_FILE, read_metrics

@@ -28,8 +28,8 @@ from utils.io import atomic_write_json
 # where main.py and main_viz.py keep runs: $DISVAE_RESULTS, else the toolkit's results/
 RESULTS_DIR = os.environ.get("DISVAE_RESULTS") or \
     os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "results")
-SHIPPED_MARK = "PRETRAINED.md"
-REFERENCE_TOOLKIT = "YannDubs/disentangling-vae"  # in the results folders shipped with the toolkit
+SHIPPED_MARK = "PRETRAINED.md"  # in the results folders shipped with the toolkit
+REFERENCE_TOOLKIT = "YannDubs/disentangling-vae"  # whose results folders can be imported (reference.py)
 MODEL_FILENAME = "model.pt"
 SPECS_FILENAME = "specs.json"
 POINTER_FILENAME = "checkpoint.json"

@@ -245,8 +245,8 @@ def test_a_sharp_latent_of_scale_alone_says_nothing_about_position():
 def test_chen_estimator_is_unbiased_once_the_mixture_is_dense():
     """Chen's estimator is exact for the mixture over the whole dataset: once the dataset's
     means are denser than the posteriors are wide (sigma 0.03 here; the 192 images of one
-    position have 32 means per scale over a jitter of std 0.05), I(z; posX) is ~0, while the 2,000-point mixture of the sampled
-    estimator still is not at sigma 1e-3. (At sigma 1e-3 on this 6,144-image toy the means are
+    position have 32 means per scale over a jitter of std 0.05), I(z; posX) is ~0, while the
+    2,000-point mixture of the sampled estimator still is not at sigma 1e-3. (At sigma 1e-3 on this 6,144-image toy the means are
     sparser than the posteriors and Chen's estimate is 0.79 nats: the empirical mixture
     then does identify each image, and with it its position.)"""
     dataset, rng = Positions(), np.random.default_rng(1)

@@ -42,7 +42,8 @@ def reference_forward(state, x):
     calls on its own state dict: (means, log-variances, sigmoid reconstruction of the means)."""
     w = lambda name: (state[f"{name}.weight"], state[f"{name}.bias"])  # noqa: E731
     h = x
-    for conv in ("encoder.conv1", "encoder.conv2", "encoder.conv3") + (("encoder.conv_64",) if x.shape[-1] == 64 else ()):
+    convs = ("encoder.conv1", "encoder.conv2", "encoder.conv3") + (("encoder.conv_64",) if x.shape[-1] == 64 else ())
+    for conv in convs:
         h = F.relu(F.conv2d(h, *w(conv), stride=2, padding=1))
     h = h.view(len(x), -1)
     h = F.relu(F.linear(h, *w("encoder.lin1")))
@@ -71,7 +72,8 @@ def write_reference_folder(folder, state, img_size, legacy=True, **specs):
         json.dump({"loss": 2.0}, f)
 
 
-@pytest.mark.parametrize("img_size,legacy", [((1, 64, 64), True), ((1, 32, 32), False)], ids=["64px-legacy", "32px-zip"])
+@pytest.mark.parametrize("img_size,legacy", [((1, 64, 64), True), ((1, 32, 32), False)],
+                         ids=["64px-legacy", "32px-zip"])
 def test_imported_model_computes_the_reference_forward_pass(tmp_path, img_size, legacy):
     state = reference_state(img_size, torch.Generator().manual_seed(0))
     write_reference_folder(tmp_path / "ref", state, img_size, legacy=legacy)

@@ -48,5 +48,5 @@ def compute_metrics(representation, dataset, rng, names=None, logger=None, **kwa
     return results
 
 
-__all__ = ["DEFAULT_METRICS", "FAMILIES", "HEADLINE_METRICS", "METRICS", "METRIC_LABELS", "FunctionRepresentation", "MetricFamily",
-           "ModelRepresentation", "compute_metrics", "family_rng", "quick_counts"]
+__all__ = ["DEFAULT_METRICS", "FAMILIES", "HEADLINE_METRICS", "METRICS", "METRIC_LABELS", "FunctionRepresentation",
+           "MetricFamily", "ModelRepresentation", "compute_metrics", "family_rng", "quick_counts"]
