@@ -32,17 +32,23 @@ def histogram_discretize(codes, n_bins=20):
 
 
 @torch.no_grad()
-def sampled_marginal_entropies(samples, mean, logvar, chunk=None, device="cpu"):
+def sampled_marginal_entropies(samples, mean, logvar, device="cpu", budget=2 ** 25):
     """Per latent j, H(z_j) = -E log q(z_j) with q(z_j) = (1/M) sum_m N(z_j; mean_mj, var_mj),
-    estimated on `samples` (S, Z) drawn from the same mixture, `chunk` samples at a time
-    (default: about 2^24 log-densities per chunk) on `device`. Returns (Z,) in nats."""
-    samples, mean, logvar = (torch.as_tensor(a, dtype=torch.float32).to(device) for a in (samples, mean, logvar))
-    chunk = chunk or max(1, 2 ** 24 // (mean.shape[0] * mean.shape[1]))
+    estimated on `samples` (S, Z) drawn from the same mixture. Returns (Z,) in nats.
+
+    log N(z; m, v) = -z^2 / (2v) + z m / v - m^2 / (2v) - log(2 pi v) / 2 is a quadratic in z
+    per component: one float64 matrix product per latent (exact to ~1e-9 nats even for
+    variances of 1e-7), `budget` log-densities per chunk, on `device`."""
+    samples, mean, logvar = (torch.as_tensor(a, dtype=torch.float64, device=device) for a in (samples, mean, logvar))
     inv_var = torch.exp(-logvar)
-    log_norm = -0.5 * (math.log(2 * math.pi) + logvar) - math.log(len(mean))  # (M, Z)
-    total = torch.zeros(samples.shape[1], dtype=torch.float64, device=samples.device)  # float64 accumulation
-    for start in range(0, len(samples), chunk):
-        z = samples[start:start + chunk].unsqueeze(1)  # (s, 1, Z)
-        log_q = log_norm - 0.5 * (z - mean).pow(2) * inv_var  # (s, M, Z)
-        total -= torch.logsumexp(log_q, dim=1).double().sum(0)
-    return (total / len(samples)).cpu().numpy()
+    coefficients = torch.stack([-0.5 * inv_var, mean * inv_var,
+                                -0.5 * mean.pow(2) * inv_var - 0.5 * (math.log(2 * math.pi) + logvar)], 1)  # (M, 3, Z)
+    chunk = max(1, budget // len(mean))
+    entropies = torch.zeros(samples.shape[1], dtype=torch.float64, device=device)
+    for j in range(samples.shape[1]):
+        for start in range(0, len(samples), chunk):
+            z = samples[start:start + chunk, j]
+            powers = torch.stack([z * z, z, torch.ones_like(z)], 1)  # (s, 3)
+            log_q = powers @ coefficients[:, :, j].T  # (s, M)
+            entropies[j] -= (torch.logsumexp(log_q, 1) - math.log(len(mean))).sum()
+    return (entropies / len(samples)).cpu().numpy()

@@ -27,16 +27,23 @@ from disvae.metrics.info import (discrete_entropy, discrete_mutual_info, histogr
 ESTIMATORS = ("histogram", "sampled")  # the first is the headline `mig`
 
 
-def mutual_info_sampled(mean, logvar, factors, rng):
-    """(Z, F) matrix of I(z_j; v_k) in nats, Chen et al.'s sample-based estimator."""
+def mutual_info_sampled(mean, logvar, factors, rng, n_samples=None, device="cpu"):
+    """(Z, F) matrix of I(z_j; v_k) in nats by Chen et al.'s estimator: one z ~ q(z|x) per
+    point; q(z_j) the mixture of all the N points' posteriors, q(z_j | v_k = c) that of the
+    points with v_k = c; each entropy estimated on at most `n_samples` of their samples
+    (None: all). Over a subsample this is the "sampled" estimator; over the whole dataset
+    with n_samples = S, Chen et al.'s own (mig_chen.py)."""
     samples = mean + np.exp(0.5 * logvar) * rng.standard_normal(mean.shape)
-    h_z = sampled_marginal_entropies(samples, mean, logvar)
+
+    def entropy(rows):
+        chosen = rows if n_samples is None or len(rows) <= n_samples else rng.choice(rows, n_samples, replace=False)
+        return sampled_marginal_entropies(samples[chosen], mean[rows], logvar[rows], device)
+
+    h_z = entropy(np.arange(len(mean)))
     mi = np.zeros((mean.shape[1], factors.shape[1]))
     for k in range(factors.shape[1]):
-        h_z_given_v = np.zeros(mean.shape[1])
-        for value in np.unique(factors[:, k]):
-            rows = factors[:, k] == value
-            h_z_given_v += rows.mean() * sampled_marginal_entropies(samples[rows], mean[rows], logvar[rows])
+        h_z_given_v = sum(np.mean(factors[:, k] == value) * entropy(np.flatnonzero(factors[:, k] == value))
+                          for value in np.unique(factors[:, k]))
         mi[:, k] = h_z - h_z_given_v
     return np.maximum(mi, 0)
 
