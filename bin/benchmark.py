@@ -74,16 +74,16 @@ def bench_training(loss_name, args, device):
         start = time.perf_counter()
         for i in range(args.steps):
             step(next_batch(i))
-        trainer._check_finite()
+        trainer.check_finite()
         sync(device)
         return time.perf_counter() - start
 
     for i in range(args.warmup):
-        trainer._train_step(next(batches).to(device))
+        trainer.train_step(next(batches).to(device))
         bare_step(rendered[i % len(rendered)])
     trainer_s, bare_s = [], []
     for _ in range(args.rounds):
-        trainer_s.append(timed(trainer._train_step, lambda i: next(batches).to(device)))
+        trainer_s.append(timed(trainer.train_step, lambda i: next(batches).to(device)))
         bare_s.append(timed(bare_step, lambda i: rendered[i % len(rendered)]))
     images = args.steps * args.batch_size
     trainer_rate, bare_rate = images / float(np.median(trainer_s)), images / float(np.median(bare_s))

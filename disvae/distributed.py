@@ -26,6 +26,9 @@ def init_from_env(device):
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return 0, 1, device
     if device.type == "cuda":
+        if device.index is not None:
+            raise DisvaeError(f"--device {device} with torchrun: each process takes the GPU of its LOCAL_RANK; "
+                              "give --device cuda and choose the GPUs with CUDA_VISIBLE_DEVICES")
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         per_node = int(os.environ.get("LOCAL_WORLD_SIZE", local_rank + 1))
         visible = torch.cuda.device_count()
@@ -48,6 +51,25 @@ def average_gradients(parameters):
         if param.grad is not None:
             dist.all_reduce(param.grad)
             param.grad /= world_size
+
+
+def agree(flags, device):
+    """Booleans that hold on every process when they hold on any (one all-reduce)."""
+    if world()[1] == 1:
+        return list(flags)
+    tensor = torch.tensor([float(f) for f in flags], device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in tensor.tolist()]
+
+
+def all_gather_objects(obj):
+    """[obj of rank 0, obj of rank 1, ...] on every process ([obj] when alone)."""
+    world_size = world()[1]
+    if world_size == 1:
+        return [obj]
+    gathered = [None] * world_size
+    dist.all_gather_object(gathered, obj)
+    return gathered
 
 
 def barrier():

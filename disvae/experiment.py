@@ -25,7 +25,8 @@ from disvae.phases import keep, phase
 from disvae.results import (check_results_dir, check_same_rendering, name_run, prepare_results_dir,
                             read_checkpoint_pointer, read_specs, rendering_note, run_dir, run_lock, specs_of,
                             write_specs)
-from disvae.runtime import cpu_has_native_bf16, default_threads, get_device, set_seed, training_dtype
+from disvae.runtime import (configure_backends, cpu_has_native_bf16, default_threads, get_device, set_seed,
+                            training_dtype)
 from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted
 from utils.datasets import BatchLoader, load_dataset_of_run
 from utils.io import atomic_write_json
@@ -34,7 +35,8 @@ from utils.io import atomic_write_json
 EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "recompute_metrics", "no_test", "eval_batchsize")
 # flags that apply when typed with --resume (the rest of a run's parameters are fixed)
 RESUME_KEYS = ("epochs", "max_steps", "max_minutes", "no_progress_bar", "log_level", "checkpoint_steps",
-               "checkpoint_every", "checkpoint_minutes", "no_cuda", "threads", "log_every") + EVAL_KEYS
+               "checkpoint_every", "checkpoint_minutes", "no_cuda", "device", "threads", "log_every",
+               "compile") + EVAL_KEYS
 
 
 def parameters(typed):
@@ -94,10 +96,11 @@ def run(params, logger):
         logger.info(params.shipped_note)
     torch.set_num_threads(params.threads or default_threads())
     set_seed(params.seed)
-    device = get_device(params.no_cuda)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    device = get_device(params.no_cuda, params.device)
+    configure_backends(device, params.deterministic)
     rank, world_size, device = init_from_env(device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     try:
         # rank 0 holds results/.<name>.lock, so that no other run uses the folder meanwhile
         save_dir = run_dir(params.name)
@@ -142,6 +145,9 @@ def train(params, save_dir, device, rank, world_size, logger):
     if world_size > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
+    if params.compile:
+        logger.info("compiling the model (torch.compile): the first steps wait for the compiler")
+        train_model = torch.compile(train_model)
     optimizer = adam(model.parameters(), lr=params.lr)
     dtype = training_dtype(params.precision, device)
     logger.info("training arithmetic: %s (--precision %s)", "bfloat16 autocast" if dtype else "float32",

@@ -9,5 +9,6 @@ def adam(params, lr, betas=(0.9, 0.999)):
     Measured on one CPU thread: 3-8% more training images/s for the Burgess model, and
     FactorVAE's 5M-parameter discriminator step 30-31 ms instead of 34-40 ms."""
     params = list(params)
-    on_cpu = all(p.device.type == "cpu" for p in params)
-    return torch.optim.Adam(params, lr=lr, betas=betas, fused=FUSED_CPU_ADAM or not on_cpu)
+    devices = {p.device.type for p in params}
+    fused = devices <= {"cpu", "cuda"} and (FUSED_CPU_ADAM or devices == {"cuda"})
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=fused or None)

@@ -51,6 +51,16 @@ def seed_type(value):
         raise ValueError(f"seed must be an integer or None, got {value!r}") from None
 
 
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def device_spec(value):
+    """auto, cpu, cuda or cuda:N."""
+    if not isinstance(value, str) or not DEVICE.fullmatch(value):
+        raise ValueError(f"a device is auto, cpu, cuda or cuda:N, got {value!r}")
+    return value
+
+
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
@@ -137,6 +147,13 @@ GENERAL = ("General options", (
     Option("log_level", "INFO", "Logging level.", str.upper, LOG_LEVELS, flags=("-L", "--log-level")),
     Option("no_progress_bar", False, "Disables the progress bar.", kind="flag"),
     Option("no_cuda", False, "Disables CUDA training, even when a GPU is available.", kind="flag"),
+    Option("device", "auto", "Where to compute: auto (the first visible GPU, else the CPU), cpu, cuda or cuda:N. "
+           "CUDA_VISIBLE_DEVICES chooses the visible GPUs; under torchrun each process takes the GPU of its "
+           "LOCAL_RANK.", device_spec),
+    Option("deterministic", False, "Bit-exact GPU runs: deterministic algorithms, no TF32, no cuDNN autotuning "
+           "(slower). CPU runs are bit-exact without it.", kind="flag"),
+    Option("compile", False, "Compile the model with torch.compile (faster steps after a compilation of a minute "
+           "or more; bit-exact resume is promised only without it).", kind="flag"),
     Option("threads", None, "CPU threads of PyTorch (default: $OMP_NUM_THREADS, else the cores this process "
            "may use; bin/*.sh -j N gives each job its share).", positive(int)),
     Option("seed", 1234, "Random seed. Can be `None` for stochastic behaviour.", seed_type, flags=("-s", "--seed")),

@@ -266,14 +266,18 @@ def write_checkpoint_pointer(save_dir, filename, epoch, global_step):
 
 def read_train_steps(save_dir, last_step=math.inf):
     """Rows of train_steps.csv up to `last_step`: {"step": int, "epoch", "wall_time_s",
-    every logged term: float} ([] when the file is absent)."""
+    every logged term: float} ([] when the file is absent; a last row without its line
+    end, cut short while it was appended, is left out)."""
     path = os.path.join(save_dir, STEP_LOG)
     if not os.path.exists(path):
         return []
     try:
         with open(path, newline="") as f:
-            rows = [{k: int(float(v)) if k == "step" else float(v) for k, v in row.items() if v not in ("", None)}
-                    for row in csv.DictReader(f)]
+            lines = f.read().splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"):  # a row cut short by a crash while it was appended
+            lines.pop()
+        rows = [{k: int(float(v)) if k == "step" else float(v) for k, v in row.items() if v not in ("", None)}
+                for row in csv.DictReader(lines)]
     except (ValueError, TypeError, KeyError, csv.Error, UnicodeDecodeError) as err:
         raise DisvaeError(f"{path} is not a train_steps.csv ({err})") from None
     if any("step" not in row for row in rows):

@@ -5,6 +5,8 @@ import random
 import numpy as np
 import torch
 
+from disvae.errors import DisvaeError
+
 CPUINFO = "/proc/cpuinfo"
 
 
@@ -37,8 +39,49 @@ def default_threads():
         return available_cores()
 
 
-def get_device(no_cuda=False):
-    return torch.device("cuda" if torch.cuda.is_available() and not no_cuda else "cpu")
+def get_device(no_cuda=False, spec="auto"):
+    """The device of --device `spec` (auto: the first visible GPU, else the CPU); --no-cuda
+    is the CPU whatever `spec` says. A GPU that is not there is a DisvaeError."""
+    if no_cuda or spec == "cpu":
+        return torch.device("cpu")
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        raise DisvaeError(f"--device {spec}: no CUDA GPU is visible here (see nvidia-smi and CUDA_VISIBLE_DEVICES); "
+                          "train on the CPU with --device cpu")
+    device = torch.device(spec)
+    visible = torch.cuda.device_count()
+    if device.index is not None and device.index >= visible:
+        raise DisvaeError(f"--device {spec}: {visible} GPU(s) are visible, cuda:0 to cuda:{visible - 1} "
+                          "(CUDA_VISIBLE_DEVICES numbers the GPUs it lists from 0)")
+    return device
+
+
+def configure_backends(device, deterministic=False):
+    """--deterministic: deterministic algorithms (PyTorch warns about an operation that has
+    none), no TF32 and no cuDNN autotuning, so that a CUDA run repeats bit for bit. Without
+    it, CUDA runs autotune their convolutions (cudnn.benchmark), which may pick other
+    kernels from run to run: equal within float tolerance, not bit for bit."""
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    elif device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
+def to_device(tensor, device):
+    """A CPU tensor on `device` without making the host wait for the device: a
+    non-blocking copy (from pinned memory on CUDA); unchanged when `device` is the CPU."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return tensor
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, non_blocking=True)
 
 
 def cpu_has_native_bf16(cpuinfo=None):

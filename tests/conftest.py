@@ -1,6 +1,7 @@
 """Shared fixtures: a temporary results folder for every test that runs main.py or
 main_viz.py, one tiny trained run per session that tests copy (instead of each training
-its own), and a guard that no test writes into the repository's results/."""
+its own), a guard that no test writes into the repository's results/, and the device:
+the CPU for every test but those marked `cuda`, which run only where CUDA is."""
 import os
 import shutil
 import sys
@@ -26,6 +27,29 @@ def snapshot(folder):
                    os.stat(os.path.join(d, f)).st_mtime_ns) for d, _, files in os.walk(folder) for f in files)
 
 
+HAS_CUDA = torch.cuda.is_available()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cuda: runs on a CUDA GPU (skipped where there is none)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "cuda" in item.keywords and not HAS_CUDA:
+            item.add_marker(pytest.mark.skip(reason="no CUDA GPU here"))
+
+
+@pytest.fixture(autouse=True)
+def cpu_unless_marked_cuda(request, monkeypatch):
+    """The suite's device is explicit: every test runs on the CPU, also on a machine with
+    a GPU (main.py's --device auto, and the processes tests start, see none), except the
+    tests marked cuda."""
+    if "cuda" not in request.keywords:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def repository_results_untouched():
     before = snapshot(REPO_RESULTS)
@@ -47,6 +71,7 @@ def tiny_run_once(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny_run")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(disvae.results, "RESULTS_DIR", str(folder))
+        patch.setattr(torch.cuda, "is_available", lambda: False)
         assert main.main(["tiny", *TINY_RUN]) == 0
     return folder / "tiny"
 

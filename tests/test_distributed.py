@@ -21,7 +21,7 @@ def one_step(model, x, train_model=None):
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     trainer = Trainer(model, optimizer, BetaHLoss(beta=4.0), loader=None, save_dir=None,
                       train_model=train_model, is_main=False, progress_bar=False)
-    trainer._train_step(x)
+    trainer.train_step(x)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
@@ -76,3 +76,75 @@ def test_more_processes_than_gpus_is_one_line_before_any_gpu_is_touched(monkeypa
     with pytest.raises(DisvaeError, match=f"started {per_node} processes on this node but 1 GPU"):
         distributed.init_from_env(torch.device("cuda"))
     assert touched == []
+
+
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not on PATH")
+def test_torchrun_resume_restores_each_process_own_generators(tmp_path):
+    """Two processes sampling unsupervised triplets (each with its own view generator):
+    4 steps, then --resume to 8, give the weights of 8 steps straight."""
+    def torchrun(*args):
+        out = subprocess.run(["torchrun", "--standalone", "--nproc_per_node=2", "main.py", *args],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, OMP_NUM_THREADS="1", DISVAE_RESULTS=str(tmp_path)))
+        assert out.returncode == 0, out.stderr[-2000:]
+    quick = ["-d", "dsprites", "-l", "adatvae", "--adatvae-unsupervised", "--triplet-swap-chance", "0.2",
+             "--adatvae-schedule", "none",  # no schedule over the run length: 4 + 4 steps is 8 steps
+             "-e", "1", "-b", "8", "-z", "4", "--no-test", "--no-progress-bar", "-L", "warning"]
+    torchrun("straight", *quick, "--max-steps", "8")
+    torchrun("cut", *quick, "--max-steps", "4")
+    torchrun("cut", "--resume", "--max-steps", "8", "--no-progress-bar")
+    straight, resumed = (torch.load(tmp_path / name / "model.pt") for name in ("straight", "cut"))
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_each_process_resumes_from_its_own_generators(monkeypatch):
+    from disvae import training
+    from utils.datasets import BatchLoader, load_dataset
+    monkeypatch.setattr(training, "world", lambda: (1, 2))
+    loader = BatchLoader(load_dataset("xysquares"), 4)
+    trainer = training.Trainer(build_model("Burgess", (3, 64, 64), 4), None, None, loader, None,
+                               progress_bar=False)
+    states = [{"torch": torch.manual_seed(seed).get_state(), "cuda": None,
+               "views": torch.Generator().manual_seed(10 + seed).get_state()} for seed in (0, 1)]
+    trainer.load_rank_state({"ranks": states})
+    assert torch.equal(torch.get_rng_state(), states[1]["torch"])
+    assert torch.equal(loader.view_generator.get_state(), states[1]["views"])
+    # a checkpoint from before per-process states: the one state, and a GPU's only if it is there
+    trainer.load_rank_state({"rng": {"torch": states[0]["torch"], "cuda": [torch.zeros(8, dtype=torch.uint8)]},
+                             "loader": {"views": states[0]["views"]}})
+    assert torch.equal(loader.view_generator.get_state(), states[0]["views"])
+
+
+def test_device_selection_errors_are_one_line(monkeypatch):
+    from disvae import distributed
+    from disvae.errors import DisvaeError
+    from disvae.runtime import get_device
+    assert get_device(spec="auto").type == "cpu" and get_device(True, "cuda").type == "cpu"
+    with pytest.raises(DisvaeError, match="no CUDA GPU is visible"):
+        get_device(spec="cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert get_device(spec="cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(DisvaeError, match="2 GPU\\(s\\) are visible, cuda:0 to cuda:1"):
+        get_device(spec="cuda:2")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(DisvaeError, match="each process takes the GPU of its LOCAL_RANK"):
+        distributed.init_from_env(torch.device("cuda", 1))
+
+
+def test_deterministic_switches_off_autotuning_and_tf32(monkeypatch):
+    from disvae.runtime import configure_backends
+    for name in ("deterministic", "benchmark", "allow_tf32"):
+        monkeypatch.setattr(torch.backends.cudnn, name, getattr(torch.backends.cudnn, name))
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", True)
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    try:
+        configure_backends(torch.device("cuda"), deterministic=True)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    finally:
+        torch.use_deterministic_algorithms(False)
+    configure_backends(torch.device("cuda"))
+    assert torch.backends.cudnn.benchmark

@@ -94,3 +94,18 @@ def test_pretrained_card_says_whether_metrics_would_be_recomputed(tiny_run):
     families["sap"]["version"] = 0
     (folder / "metrics.log").write_text(json.dumps({"mig": 0.25, "seed": 7, "families": families}))
     assert "# recomputes mig, sap: metrics.log records them" in open(card("tiny", "2 steps")).read()
+
+
+def test_bin_jobs_share_out_the_visible_gpus(tmp_path):
+    """bin/common.sh -j 2 with two GPUs: a job runs on the GPU of its slot, so a job that
+    starts while another still runs gets the other GPU (not the next one in turn)."""
+    show = tmp_path / "show.sh"
+    show.write_text('echo "$1 $CUDA_VISIBLE_DEVICES"; sleep "$2"\n')
+    commands = "\n".join(f"bash {show} {job} {pause}" for job, pause in
+                         (("A", 3), ("B", 0.1), ("C", 0.1), ("D", 0.1))) + "\n"
+    script = f'set -- -j 2; . {ROOT}/bin/common.sh; run_all'
+    out = subprocess.run(["bash", "-c", script], input=commands, capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, CUDA_VISIBLE_DEVICES="3,5"))
+    assert out.returncode == 0, out.stderr
+    gpus = dict(line.split() for line in out.stdout.splitlines() if not line.startswith("+"))
+    assert gpus == {"A": "3", "B": "5", "C": "5", "D": "5"}

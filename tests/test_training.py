@@ -40,18 +40,18 @@ def test_run_writes_every_file(results_dir):
     assert {"loss", "recon_loss", "kl_loss", "kl_loss_3", "capacity"} <= names
     assert not [f for f in os.listdir(folder) if f.endswith(".tmp")]
     checkpoint = torch.load(folder / "model-step6.pt", weights_only=True)
-    assert {"model", "optimizer", "loss", "loader", "rng", "global_step"} <= set(checkpoint)
+    assert {"model", "optimizer", "loss", "loader", "ranks", "global_step"} <= set(checkpoint)
     assert not (folder / "model-step3.pt").exists()  # only the newest step checkpoint is kept
 
 
 def interrupt_at(monkeypatch, step):
-    original = Trainer._train_step
+    original = Trainer.train_step
 
     def step_then_signal(self, x):
         original(self, x)
         if self.global_step + 1 == step:
             self._signal = signal.SIGINT
-    monkeypatch.setattr(Trainer, "_train_step", step_then_signal)
+    monkeypatch.setattr(Trainer, "train_step", step_then_signal)
 
 
 @pytest.mark.parametrize("loss", LOSSES)
@@ -88,6 +88,33 @@ def test_step_log_means_match_a_direct_computation(results_dir):
     expected = [sum(ones[0:3]) / 3, sum(ones[3:6]) / 3, ones[6]]
     assert [float(r["loss"]) for r in threes] == pytest.approx(expected, rel=1e-5)
     assert float(threes[1]["epoch"]) == pytest.approx(6 / 9375)  # xyobject: 75,000 images, batches of 8
+
+
+def test_a_step_row_cut_short_by_a_crash_is_left_out(tmp_path):
+    """train_steps.csv is appended row by row: a row whose line end never reached the
+    disk is not read (nor kept by a --resume, which rewrites the rows it keeps)."""
+    from disvae.results import read_train_steps
+    (tmp_path / "train_steps.csv").write_text("step,epoch,wall_time_s,loss\n100,0.1,5.0,12.5\n"
+                                              "200,0.2,10.0,11.25\n300,0.3,1")
+    rows = read_train_steps(str(tmp_path))
+    assert [(r["step"], r["loss"]) for r in rows] == [(100, 12.5), (200, 11.25)]
+
+
+def test_compiled_step_trains_the_same_model(results_dir, monkeypatch):
+    """--compile runs the step through torch.compile (here its eager backend: the graph
+    capture without the compiler, which a test cannot wait for) and trains the same weights."""
+    compiled = []
+
+    def compile_eager(model, **kwargs):
+        compiled.append(model)
+        return original(model, backend="eager")
+    original = torch.compile
+    monkeypatch.setattr(torch, "compile", compile_eager)
+    assert train("plain", "btcvae", "--max-steps", "3") == 0
+    assert train("compiled", "btcvae", "--max-steps", "3", "--compile") == 0
+    assert len(compiled) == 1
+    plain, traced = weights(results_dir, "plain"), weights(results_dir, "compiled")
+    assert all(torch.allclose(plain[k], traced[k], atol=1e-5) for k in plain)
 
 
 def test_eta_counts_the_budget():

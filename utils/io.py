@@ -42,3 +42,15 @@ def atomic_write_json(path, obj):
 
 def atomic_save_npy(path, array):
     atomic_write(path, lambda f: np.save(f, array))
+
+
+def sync_file(path):
+    """Flush an appended file to disk (nothing when it does not exist)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

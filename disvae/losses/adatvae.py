@@ -152,6 +152,6 @@ class AdaTVAELoss(BaseLoss):
             logs["shared_dims_an"] = shared_an.sum(-1).float().mean()
             logs["shared_dims_ap"] = shared_mask(post[0], post[1], ratio, self.thresh_mode).sum(-1).float().mean()
             logs["shared_dims_pn"] = shared_mask(post[1], post[2], ratio, self.thresh_mode).sum(-1).float().mean()
-            logs["share_scale"] = mean.new_tensor(scale)
-            logs["thresh_ratio"] = mean.new_tensor(ratio)
+            logs["share_scale"] = mean.new_full((), scale)
+            logs["thresh_ratio"] = mean.new_full((), ratio)
         return loss, logs

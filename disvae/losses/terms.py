@@ -49,18 +49,19 @@ def matrix_log_density_gaussian(z, mean, logvar):
     return log_density_gaussian(z.unsqueeze(1), mean.unsqueeze(0), logvar.unsqueeze(0))
 
 
-def log_importance_weight_matrix(batch_size, n_data):
+def log_importance_weight_matrix(batch_size, n_data, device=None):
     """log of the minibatch stratified sampling weights (Chen et al. 2018, appendix).
 
     With M = B - 1, row i holds 1/N at [i, i], (N - M) / (N M) at [i, (i + 1) mod B]
-    and 1/M everywhere else, so that every row sums to 1.
+    and 1/M everywhere else, so that every row sums to 1. Built on `device` (no copy
+    from the host in a training step).
     """
     n, m = n_data, batch_size - 1
-    weights = torch.full((batch_size, batch_size), 1 / m)
-    idx = torch.arange(batch_size)
-    weights[idx, idx] = 1 / n
-    weights[idx, (idx + 1) % batch_size] = (n - m) / (n * m)
-    return weights.log()
+    idx = torch.arange(batch_size, device=device)
+    diagonal = idx.view(-1, 1) == idx.view(1, -1)
+    following = idx.view(1, -1) == ((idx + 1) % batch_size).view(-1, 1)
+    rest = torch.full((batch_size, batch_size), 1 / m, device=device)
+    return torch.where(diagonal, 1 / n, torch.where(following, (n - m) / (n * m), rest)).log()
 
 
 def log_q_decomposition(z, mean, logvar, n_data, estimator="mss"):
@@ -75,7 +76,7 @@ def log_q_decomposition(z, mean, logvar, n_data, estimator="mss"):
     log_pz = log_density_gaussian(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
     mat = matrix_log_density_gaussian(z, mean, logvar)  # (B, B, Z)
     if estimator == "mss":
-        log_w = log_importance_weight_matrix(batch_size, n_data).to(z)
+        log_w = log_importance_weight_matrix(batch_size, n_data, z.device).to(z.dtype)
         log_qz = torch.logsumexp(mat.sum(2) + log_w, dim=1)
         log_prod_qzi = torch.logsumexp(mat + log_w.unsqueeze(2), dim=1).sum(1)
     elif estimator == "mws":

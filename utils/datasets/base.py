@@ -16,14 +16,24 @@ Ground-truth datasets add the factor interface: `lat_names`, `lat_sizes`,
 values, (N, F)), `index_to_classes`, `classes_to_index`, and vectorised sampling of
 pairs and triplets (spec section B). Flat index order: first factor slowest.
 """
+import functools
 import os
 
 import numpy as np
 import torch
 
+from disvae.runtime import to_device
+
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "data")
 
 TRIPLET_MODES = ("manhattan_scaled", "manhattan", "factors", "combined", "random")
+
+
+@functools.lru_cache(maxsize=None)
+def device_constant(values, device, dtype=None):
+    """torch.tensor(values) on `device` (values: a tuple), copied there once and reused:
+    code that runs every batch indexes it without a copy from the host."""
+    return to_device(torch.tensor(values, dtype=dtype), device)
 
 
 class ImageDataset(torch.utils.data.Dataset):
@@ -127,7 +137,7 @@ class GroundTruthDataset(ImageDataset):
         raise NotImplementedError
 
     def get_batch(self, indices):
-        return self.render(self.index_to_classes(indices).to(self.device))
+        return self.render(to_device(self.index_to_classes(indices), self.device))
 
     def __getitem__(self, index):
         image, _ = super().__getitem__(index)

@@ -35,7 +35,8 @@ import zipfile
 import numpy as np
 import torch
 
-from utils.datasets.base import GroundTruthDataset
+from disvae.runtime import to_device
+from utils.datasets.base import GroundTruthDataset, device_constant
 
 SPAN_PX = 32  # sprite centre in pixels: 16 + SPAN_PX * pos, pos = k / 31
 WINDOW = 32  # pixels around the centre that a sprite can cover (radius at most 13.6)
@@ -54,16 +55,19 @@ OFFICIAL_FILE = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 
 
 def _heart_polygon():
-    """Vertex angles (K,) and (x, y) of the heart's right half, tip to notch."""
+    """Vertex angles (K,) and (x, y) of the heart's right half, tip to notch (float32 tuples)."""
     angles = torch.tensor(HEART_ANGLES, dtype=torch.float64) * (math.pi / 180)
     radii = torch.tensor(HEART_RADII, dtype=torch.float64)
-    return angles, radii * torch.cos(angles), radii * torch.sin(angles)
+    return tuple(tuple(t.float().tolist()) for t in (angles, radii * torch.cos(angles), radii * torch.sin(angles)))
+
+
+HEART_POLYGON = _heart_polygon()
 
 
 def inside_heart(u, v):
     """Boolean mask of the heart at points (u, v): the outline is star-shaped about the
     centre, so a point is inside when it lies left of the edge its angle falls on."""
-    angles, x, y = (t.to(u.device, torch.float32) for t in _heart_polygon())
+    angles, x, y = (device_constant(values, u.device) for values in HEART_POLYGON)
     u = u.abs()  # symmetric about u = 0
     phi = torch.atan2(v, u)  # (-pi/2, pi/2]
     k = (torch.searchsorted(angles, phi.contiguous()) - 1).clamp(0, len(angles) - 2)
@@ -129,7 +133,7 @@ class DSprites(GroundTruthDataset):
         if self.packed is None:
             return super().get_batch(indices)
         bits = np.unpackbits(self.packed[np.asarray(indices)], axis=1)  # (B, 4096)
-        return torch.from_numpy(bits).view(-1, 1, 64, 64).float().to(self.device)
+        return to_device(torch.from_numpy(bits), self.device).view(-1, 1, 64, 64).float()
 
 
 def load_official_images(path, dataset, chunk=16384):

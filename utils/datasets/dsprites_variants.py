@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from disvae.options import Option, unit_interval
+from disvae.runtime import to_device
 from utils.datasets.base import DATA_DIR
 from utils.datasets.dsprites import DSprites
 from utils.datasets.files import IMAGE_EXTENSIONS, _load_square, not_found
@@ -58,7 +59,7 @@ class DSpritesColor(DSprites):
         if self._colours is None:
             table = np.random.default_rng(0).uniform(0.5, 1.0, (len(self), 3)).astype(np.float32)
             self._colours = torch.from_numpy(table)
-        return self._colours[indices.cpu()].to(self.device)
+        return to_device(self._colours[indices], self.device)
 
     def get_batch(self, indices):
         indices = torch.as_tensor(indices, dtype=torch.long)
@@ -91,12 +92,13 @@ class DSpritesMasked(DSprites):
 
     def texture(self, indices):
         """(B, 3, 64, 64) textures T(i) in [0, 1] of flat indices."""
-        indices = indices.to(self.device)
         if self.textures is None:
             pixels = torch.arange(3 * 64 * 64, device=self.device)
-            return hash_uniform(hash32(indices).view(-1, 1) ^ pixels.view(1, -1)).view(-1, 3, 64, 64)
+            keys = hash32(to_device(indices, self.device)).view(-1, 1) ^ pixels.view(1, -1)
+            return hash_uniform(keys).view(-1, 3, 64, 64)
+        # the choice on the CPU, where the indices are: the same hash on every device
         choice = (hash_uniform(indices) * len(self.textures)).long().clamp(max=len(self.textures) - 1)
-        return self.textures[choice.cpu()].to(self.device).float().div_(255)
+        return to_device(self.textures[choice], self.device).float().div_(255)
 
     def get_batch(self, indices):
         indices = torch.as_tensor(indices, dtype=torch.long)

@@ -12,6 +12,8 @@ With `world_size` > 1 every process takes its own shard of each epoch's permutat
 import torch
 from torch.nn import functional as F
 
+from disvae.runtime import to_device
+
 VIEW_SAMPLINGS = (None, "triplet", "triplet_unsupervised")
 
 
@@ -82,7 +84,7 @@ class BatchLoader:
             anchor, first, second = images.unbind(1)
             swap = image_distance(first, anchor, self.rec_dist) > image_distance(second, anchor, self.rec_dist)
             if self.swap_chance > 0:  # the generator draws on the CPU: its coin flips move to the images
-                swap ^= (torch.rand(n, generator=self.view_generator) < self.swap_chance).to(swap.device)
+                swap ^= to_device(torch.rand(n, generator=self.view_generator) < self.swap_chance, swap.device)
             swap = swap.view(-1, 1, 1, 1)
             return torch.stack([anchor, torch.where(swap, second, first), torch.where(swap, first, second)], 1)
         raise ValueError(f"unknown view sampling {self.view_sampling!r}; choose from {VIEW_SAMPLINGS}")

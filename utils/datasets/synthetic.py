@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from disvae.options import Option, positive
-from utils.datasets.base import GroundTruthDataset
+from utils.datasets.base import GroundTruthDataset, device_constant
 
 BASE_COLOURS = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1], [1, 0, 1]], dtype=np.float64)
 SQUARE_SIZES = (7, 9, 11, 13, 15)
@@ -39,7 +39,7 @@ class XYObject(GroundTruthDataset):
 
     def __init__(self, root=None, device="cpu"):
         super().__init__(device)
-        self.palette = torch.from_numpy(shaded_palette().reshape(24, 3))  # level-major, base colour minor
+        self.palette = tuple(map(tuple, shaded_palette().reshape(24, 3).tolist()))  # level-major, base colour minor
 
     @property
     def factor_values(self):
@@ -47,10 +47,10 @@ class XYObject(GroundTruthDataset):
                 np.arange(24, dtype=float)]
 
     def _render(self, x, y, size_class, colour_index):
-        sizes = torch.tensor(SQUARE_SIZES, device=x.device)[size_class]
+        sizes = device_constant(SQUARE_SIZES, x.device)[size_class]
         offset = (max(SQUARE_SIZES) - sizes) // 2
         mask = _square_masks(XY_SPACING * y + offset, XY_SPACING * x + offset, sizes)
-        colour = self.palette.to(x.device)[colour_index].float().div(255)  # (B, 3)
+        colour = device_constant(self.palette, x.device, torch.uint8)[colour_index].float().div(255)  # (B, 3)
         return mask.unsqueeze(1).float() * colour.view(-1, 3, 1, 1)
 
     def render(self, classes):
