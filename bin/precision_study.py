@@ -13,17 +13,19 @@ precision); bf16 "agrees" where the difference is within that spread. Training s
 and the last logged training loss are reported beside them.
 """
 import argparse
-import concurrent.futures
 import os
-import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from disvae import results  # noqa: E402
 from disvae.errors import DisvaeError  # noqa: E402
 from disvae.metrics import HEADLINE_METRICS  # noqa: E402
 from disvae.results import read_metrics, read_specs, read_train_steps, scalar_metrics  # noqa: E402
+from disvae.runtime import available_cores  # noqa: E402
+from disvae.study import CommandJobs, submit_local  # noqa: E402
 from utils.io import atomic_write_text  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
@@ -53,8 +55,7 @@ def command(loss, precision, seed, args, threads):
 
 def train_all(args):
     """Every (loss, precision, seed) run not finished yet, `args.jobs` at a time."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    threads = args.threads or max(1, cores // args.jobs)
+    threads = args.threads or max(1, available_cores() // args.jobs)
     todo = [(loss, precision, seed) for loss in args.losses for seed in args.seeds for precision in PRECISIONS
             if not finished(os.path.join(args.results, run_name(loss, precision, seed)))]
     for folder in {run_name(*key) for key in todo}:  # an unfinished earlier attempt is replaced
@@ -64,14 +65,13 @@ def train_all(args):
                   file=sys.stderr)
             return 1
 
-    def one(key):
-        cmd = command(*key, args, threads)
-        print("+", " ".join(cmd[1:]), flush=True)
-        return subprocess.run(cmd).returncode
-
-    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        codes = list(pool.map(one, todo))
-    return max(codes, default=0)
+    if not todo:
+        return 0
+    # the runner of bin/study.py and bin/run_commands.py: args.jobs workers on this machine
+    jobs = submit_local(CommandJobs, [command(*key, args, threads) for key in todo], args.jobs,
+                        tempfile.mkdtemp(prefix="disvae-precision-"))
+    failed = [command for job in jobs for command in job.result()]
+    return 1 if failed else 0
 
 
 def spread(values):
@@ -136,12 +136,14 @@ def main():
     parser.add_argument("--metrics-samples", type=int, default=3000)
     parser.add_argument("-j", "--jobs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="threads per run (default: cores / jobs)")
-    parser.add_argument("--results", default=os.path.join(ROOT, "results"))
-    parser.add_argument("--out", default=os.path.join(ROOT, "results", "precision_study"))
+    parser.add_argument("--results", default=results.RESULTS_DIR, help="folder of the runs ($DISVAE_RESULTS, "
+                        "else results/)")
+    parser.add_argument("--out", default=None, help="the table, without .md (default: <results>/precision_study)")
     parser.add_argument("--table-only", action="store_true", help="only rebuild the table from finished runs")
     args = parser.parse_args()
     if args.jobs < 1 or args.steps < 1 or len(args.seeds) < 2:
         parser.error("needs -j >= 1, --steps >= 1 and at least two seeds (the spread is over seeds)")
+    args.out = args.out or os.path.join(args.results, "precision_study")
     code = 0 if args.table_only else train_all(args)
     table, _ = compare(args)
     atomic_write_text(args.out + ".md", table)

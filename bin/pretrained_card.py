@@ -77,8 +77,8 @@ def card(name, budget):
              f"{images / seconds:.0f} img/s).",
              f"- Model: {specs['model_type']}, {specs['latent_dim']} latents; seed {run_args['seed']}; "
              f"torch {specs['versions']['torch']}.",
-             *(["- Schedules that depend on the run length were scaled to the budget by `bin/plan_budget.py` "
-                "(see `--reg-anneal` below)."] if "--reg-anneal" in command else []),
+             *(["- Schedules that depend on the run length were scaled to the budget (`bin/study.py "
+                "--scale-schedules`; see `--reg-anneal` below)."] if "--reg-anneal" in command else []),
              f"- Data: {data_note(specs)}",
              "- Command:", "", "```bash", command, "```", ""]
     lines += metrics_and_use(name, folder, metrics)

@@ -27,6 +27,7 @@ from disvae.results import (check_results_dir, check_same_rendering, name_run, p
                             write_specs)
 from disvae.runtime import (configure_backends, cpu_has_native_bf16, default_threads, get_device, set_seed,
                             training_dtype)
+from disvae.tensorboard import TensorBoardLog, summary_writer_class
 from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted
 from utils.datasets import BatchLoader, load_dataset_of_run
 from utils.io import atomic_write_json
@@ -35,8 +36,8 @@ from utils.io import atomic_write_json
 EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "recompute_metrics", "no_test", "eval_batchsize")
 # flags that apply when typed with --resume (the rest of a run's parameters are fixed)
 RESUME_KEYS = ("epochs", "max_steps", "max_minutes", "no_progress_bar", "log_level", "checkpoint_steps",
-               "checkpoint_every", "checkpoint_minutes", "no_cuda", "device", "threads", "log_every",
-               "compile") + EVAL_KEYS
+               "checkpoint_every", "checkpoint_minutes", "no_cuda", "device", "threads", "log_every", "compile",
+               "tensorboard") + EVAL_KEYS
 
 
 def parameters(typed):
@@ -94,6 +95,8 @@ def run(params, logger):
     3 non-finite loss)."""
     if params.shipped_note:
         logger.info(params.shipped_note)
+    if params.tensorboard and not params.is_eval_only:
+        summary_writer_class()  # not installed: one line before anything is written
     torch.set_num_threads(params.threads or default_threads())
     set_seed(params.seed)
     device = get_device(params.no_cuda, params.device)
@@ -156,13 +159,15 @@ def train(params, save_dir, device, rank, world_size, logger):
         logger.warning("this CPU has no native bfloat16 (AVX-512 BF16 or AMX): bf16 is emulated and "
                        "several times slower than float32 here (--precision auto picks float32)")
 
-    from utils.visualize import training_frame
+    from utils.visualize import decompress_frame, training_frame
+    observer = TensorBoardLog(os.path.join(save_dir, "tensorboard"), decompress_frame) \
+        if params.tensorboard and is_main else None
     trainer = Trainer(model, optimizer, loss_f, loader, save_dir, device=device, train_model=train_model,
                       checkpoint_every=params.checkpoint_every, checkpoint_steps=params.checkpoint_steps,
                       checkpoint_seconds=60 * params.checkpoint_minutes, max_steps=params.max_steps,
                       max_seconds=60 * params.max_minutes if params.max_minutes else None,
                       progress_bar=not params.no_progress_bar, is_main=is_main, log_every=params.log_every,
-                      frame_fn=training_frame, autocast_dtype=dtype, logger=logger)
+                      frame_fn=training_frame, autocast_dtype=dtype, logger=logger, observer=observer)
     if params.resume:
         latest = read_checkpoint_pointer(save_dir)
         if latest is None:
@@ -182,6 +187,9 @@ def train(params, save_dir, device, rank, world_size, logger):
     except NonFiniteLoss as err:
         logger.error("stopped: %s", err)
         return 3
+    finally:
+        if observer is not None:
+            observer.close()
     if is_main:
         from utils.visualize import write_training_gif
         write_training_gif(trainer.frames, os.path.join(save_dir, "training.gif"))

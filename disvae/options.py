@@ -178,6 +178,8 @@ TRAINING = ("Training specific options", (
     Option("lr", 5e-4, "Learning rate.", positive(float)),
     Option("log_every", 100, "Write a row of train_steps.csv (mean of every logged term) every n steps (0: never).",
            non_negative(int)),
+    Option("tensorboard", False, "Also log train_steps.csv's terms and each epoch's traversal frame to TensorBoard "
+           "(results/<name>/tensorboard/; needs pip install tensorboard).", kind="flag"),
     Option("resume", False, "Continue results/<name>/ from its newest checkpoint with its specs.json.",
            kind="flag", in_ini=False),
     Option("archive", False, "If results/<name>/ exists, move it to results/<name>.<time>/ first.",

@@ -106,7 +106,7 @@ class Trainer:
     def __init__(self, model, optimizer, loss_f, loader, save_dir, device="cpu", train_model=None,
                  checkpoint_every=30, checkpoint_steps=0, max_steps=None, max_seconds=None, progress_bar=True,
                  is_main=True, frame_fn=None, autocast_dtype=None, logger=None, log_every=100,
-                 checkpoint_seconds=600):
+                 checkpoint_seconds=600, observer=None):
         self.model = model  # the bare module (saved)
         self.train_model = model if train_model is None else train_model  # runs the forward: DDP, compiled
         self.optimizer, self.loss_f, self.loader = optimizer, loss_f, loader
@@ -128,6 +128,7 @@ class Trainer:
         self.order_state = None
         self._signal, self._out_of_time = None, False
         self.rank, self.world_size = world()
+        self.observer = observer  # also told each step-log row and epoch frame (--tensorboard)
 
     # ----------------------------------------------------------------- training
     def train(self, epochs):
@@ -252,6 +253,8 @@ class Trainer:
         self.window_sums = RunningSums()
         if self.is_main and self.save_dir is not None:
             self.append_step_row(row)
+        if self.is_main and self.observer is not None:
+            self.observer.steps(row)
 
     def check_finite(self):
         """Mean loss of the epoch so far; raises NonFiniteLoss on NaN/inf (a host sync)."""
@@ -270,6 +273,8 @@ class Trainer:
         self.epoch_sums, self.step_in_epoch = RunningSums(), 0
         if self.frame_fn is not None:
             self.frames.append(self.frame_fn(self.model))
+            if self.is_main and self.observer is not None:
+                self.observer.epoch(self.epoch, self.frames[-1])
         if self.is_main:
             self.write_train_log()
             self.logger.info("epoch %d: loss %.4f (step %d)", self.epoch, means.get("loss", float("nan")),

@@ -231,3 +231,22 @@ def test_higgins_mlp_trains_with_every_loss(results_dir, loss):
         logits, (mean, _), _ = model.eval()(torch.rand(2, 3, 64, 64))
     assert logits.shape == (2, 3, 64, 64) and mean.shape == (2, z)
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_tensorboard_without_the_package_is_one_line_before_training(results_dir, monkeypatch):
+    from disvae.errors import DisvaeError
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed
+    with pytest.raises(DisvaeError, match="needs the tensorboard package: pip install tensorboard"):
+        train("tb", "betaH", "--max-steps", "2", "--tensorboard")
+    assert not (results_dir / "tb").exists()
+
+
+def test_tensorboard_logs_the_step_terms_and_the_frames(results_dir):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    assert train("tb", "betaH", "--max-steps", "4", "--log-every", "2", "--tensorboard") == 0
+    events = EventAccumulator(str(results_dir / "tb" / "tensorboard")).Reload()
+    losses = [(e.step, e.value) for e in events.Scalars("train/loss")]
+    rows = step_rows(results_dir, "tb")
+    assert losses == [(int(r["step"]), pytest.approx(float(r["loss"]), rel=1e-6)) for r in rows]
+    assert [e.step for e in events.Images("traversals")] == [1]
