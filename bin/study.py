@@ -51,6 +51,7 @@ def parse_args(argv=None):
                       help="shrink length-dependent schedules (--reg-anneal) to the budget")
     grid.add_argument("--metrics-samples", type=int, help="cap every metric at about this many points")
     grid.add_argument("--no-test", action="store_true", help="skip the test losses (a pass over the data)")
+    grid.add_argument("--tensorboard", action="store_true", help="each run also logs to TensorBoard")
     run = parser.add_argument_group("running")
     run.add_argument("--backend", choices=BACKENDS, default="local",
                      help="local: -j workers here; slurm: a job array; debug: in this process")
@@ -83,8 +84,9 @@ def build(args):
         {"max_minutes": args.minutes} if args.minutes else {}
     if args.metrics_samples:
         budget["metrics_samples"] = args.metrics_samples
-    if args.no_test:
-        budget["no_test"] = True
+    for flag in ("no_test", "tensorboard"):
+        if getattr(args, flag):
+            budget[flag] = True
     runs = expand(configs, datasets_of(configs, args.datasets), [seed0 + k for k in range(args.seeds)])
     if args.scale_schedules:
         runs = [scaled(run, budget) for run in runs]
