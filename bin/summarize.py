@@ -60,10 +60,10 @@ def write_csv(rows, path):
     atomic_write_text(path, buffer.getvalue())
 
 
-def from_table(row):
+def from_table(row, options=None):
     """A table row as the summaries read it: its metrics apart, its group (the run's name
-    without _seed<k>), the values of its options."""
-    options = all_options()
+    without _seed<k>), the values of its options (`options`: all_options(), once per table)."""
+    options = options or all_options()
     metrics = {k: v for k, v in row.items() if isinstance(v, float) and k not in RUN_COLUMNS
                and not k.startswith(("train_", "test_")) and k not in options}
     whole = (lambda v: int(v) if isinstance(v, float) else v)
@@ -237,7 +237,8 @@ def spearman_figure(metrics, matrix, path):
 
 def summarize_table(table_path, out):
     """Every summary of the table at `table_path`, written to <out>.md and <out>*.png; returns the markdown."""
-    rows = [from_table(row) for row in read_table(table_path)]
+    options = all_options()
+    rows = [from_table(row, options) for row in read_table(table_path)]
     metrics, matrix = spearman([r for r in rows if r["status"] == "done"])
     text = markdown(rows) + "\nOver seeds (median [min, max]):\n\n" + group_markdown(rows) + \
         "\nSpearman rank correlation between metrics (finished runs):\n\n" + spearman_markdown(metrics, matrix)
