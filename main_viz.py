@@ -11,17 +11,21 @@ import sys
 
 import numpy as np
 
+from disvae.datasets import DATASETS, PROCEDURAL, load_dataset_of_run
+from disvae.distances import factor_distance_matrices
 from disvae.errors import DisvaeError
+from disvae.frames import save_png
+from disvae.io import atomic_write_text
+from disvae.metrics import ModelRepresentation
+from disvae.metrics.latents import format_table, latent_table, table_csv
 from disvae.modelio import load_model
 from disvae.options import non_negative, positive, run_name, seed_type
 from disvae.phases import keep, phase
 from disvae.results import rendering_note, run_dir
 from disvae.runtime import seeded_generator, set_seed
 from utils.cli import OneLineParser, add_option, argparse_type, run_cli
-from utils.datasets import DATASETS, PROCEDURAL, load_dataset_of_run
-from utils.io import atomic_write_text
 from utils.plots import plot_distance_matrices, plot_loss_curves, plot_metrics, plot_spacing_matrices
-from utils.visualize import PLOT_FILES, Visualizer, factor_traversal_grid, save_png
+from utils.visualize import PLOT_FILES, Visualizer, factor_traversal_grid
 
 # figures of the ground truth (the dataset's factors), with or without a model
 FACTOR_FILES = {"factor-traversals": "factor_traversals.png", "distances": "distances.png",
@@ -131,13 +135,11 @@ def numpy_rng(args):
 
 def draw_factor_plot(plot, args, dataset, path, model=None):
     """The figures of the ground truth; `model` adds its latent distances."""
-    from utils.distances import factor_distance_matrices
     if plot == "factor-traversals":
         save_png(factor_traversal_grid(dataset, args.n_cols, seeded_generator(args.seed), args.upsample_factor), path)
     elif plot in ("distances", "latent-distances"):
         encode = None
         if plot == "latent-distances":
-            from disvae.metrics import ModelRepresentation
             representation = ModelRepresentation(model, dataset, next(model.parameters()).device)
             encode = lambda indices: representation(indices)[0]  # noqa: E731
         matrices = factor_distance_matrices(dataset, numpy_rng(args), args.n_bases, encode)
@@ -154,7 +156,6 @@ def dataset_label(args, dataset):
 
 def spacing_matrices(args, xysquares):
     """{spacing: (ground truth, perceived)}, each the mean over XYSquares' six factors."""
-    from utils.distances import factor_distance_matrices
     per_spacing = {}
     for spacing in SPACINGS:
         matrices = factor_distance_matrices(xysquares(spacing=spacing), numpy_rng(args), args.n_bases)
@@ -191,8 +192,6 @@ def draw(plot, args, viz, save_dir, path):
 
 
 def write_latent_table(args, viz, path):
-    from disvae.metrics import ModelRepresentation
-    from disvae.metrics.latents import format_table, latent_table, table_csv
     representation = ModelRepresentation(viz.model, viz.dataset, viz.device)
     rows = latent_table(representation, viz.dataset, numpy_rng(args), args.n_points)
     print(format_table(rows))

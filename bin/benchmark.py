@@ -10,12 +10,8 @@ time per batch per dataset, evaluation (encoding) images/s, peak RSS.
 It applies main.py's allocator setting itself (utils/allocator.py), so GLIBC_TUNABLES
 makes no difference to either.
 """
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from utils.allocator import tune_allocator  # noqa: E402
+import _repo  # noqa: F401  (puts the repository root on sys.path)
+from utils.allocator import tune_allocator
 
 tune_allocator()  # as main.py does, before torch allocates
 
@@ -27,12 +23,15 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from disvae.config import run_parameters  # noqa: E402
+from disvae.datasets import PROCEDURAL, load_dataset, load_dataset_of_run  # noqa: E402
 from disvae.experiment import build_loss, make_loader  # noqa: E402
 from disvae.losses import LOSSES  # noqa: E402
+from disvae.metrics import METRICS, ModelRepresentation, compute_metrics, family_rng  # noqa: E402
+from disvae.modelio import load_model  # noqa: E402
 from disvae.models import build_model  # noqa: E402
 from disvae.optim import adam  # noqa: E402
+from disvae.results import run_dir  # noqa: E402
 from disvae.training import Trainer  # noqa: E402
-from utils.datasets import PROCEDURAL, load_dataset  # noqa: E402
 
 
 def peak_rss_mb():
@@ -93,7 +92,6 @@ def bench_training(loss_name, args, device):
 @torch.no_grad()
 def bench_eval(args, device):
     dataset = load_dataset(args.dataset, device=device)
-    from disvae.metrics import ModelRepresentation
     model = build_model("Burgess", dataset.img_size, 10).to(device).eval()
     representation = ModelRepresentation(model, dataset, device, batch_size=1000)  # the metrics' encoder
     start = time.perf_counter()
@@ -105,10 +103,6 @@ def bench_eval(args, device):
 def bench_metrics(name, device):
     """Every metric family at its standard sample counts on the model of results/<name>/
     (nothing is written): (seconds per family, images encoded, total seconds)."""
-    from disvae.metrics import METRICS, ModelRepresentation, compute_metrics, family_rng
-    from disvae.modelio import load_model
-    from disvae.results import run_dir
-    from utils.datasets import load_dataset_of_run
     model, specs = load_model(run_dir(name), device=device)
     dataset = load_dataset_of_run(specs["args"], device)
     representation = ModelRepresentation(model, dataset, device)

@@ -11,15 +11,14 @@ The conversion (layer names, the interleaved mean/log-variance rows) is disvae/r
 """
 import argparse
 import logging
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _repo  # noqa: F401  (puts the repository root on sys.path)
 
-from disvae.options import run_name  # noqa: E402
-from disvae.reference import import_reference  # noqa: E402
-from disvae.results import run_dir  # noqa: E402
-from utils.cli import OneLineParser, run_cli  # noqa: E402
+from disvae.options import run_name
+from disvae.reference import import_reference
+from disvae.results import run_dir
+from utils.cli import OneLineParser, run_cli
 
 
 def main(argv):

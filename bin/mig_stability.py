@@ -9,23 +9,18 @@ For each results folder: MIG by the histogram and sampled estimators on `--point
 twice as many random images, and Chen et al.'s estimator over the whole dataset with
 `--chen-samples` and twice as many samples per entropy; with the seconds each took.
 """
-import argparse
-import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import numpy as np  # noqa: E402
-
-from disvae.metrics import ModelRepresentation, family_rng  # noqa: E402
-from disvae.metrics.mig import mig_aam  # noqa: E402
-from disvae.metrics.mig_chen import mig_chen  # noqa: E402
-from disvae.modelio import load_model  # noqa: E402
-from disvae.results import run_dir  # noqa: E402
-from disvae.runtime import get_device  # noqa: E402
-from utils.cli import OneLineParser, run_cli  # noqa: E402
-from utils.datasets import load_dataset_of_run  # noqa: E402
+import _repo  # noqa: F401  (puts the repository root on sys.path)
+from disvae.datasets import load_dataset_of_run
+from disvae.metrics import ModelRepresentation, family_rng
+from disvae.metrics.mig import mig_aam
+from disvae.metrics.mig_chen import mig_chen
+from disvae.modelio import load_model
+from disvae.results import run_dir
+from disvae.runtime import get_device
+from utils.cli import OneLineParser, run_cli
 
 
 def main(argv):

@@ -17,16 +17,15 @@ import os
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from _repo import ROOT  # the repository root (now on sys.path)
 
-from disvae import results  # noqa: E402
-from disvae.errors import DisvaeError  # noqa: E402
-from disvae.metrics import HEADLINE_METRICS  # noqa: E402
-from disvae.results import read_metrics, read_specs, read_train_steps, scalar_metrics  # noqa: E402
-from disvae.runtime import available_cores  # noqa: E402
-from disvae.study import CommandJobs, submit_local  # noqa: E402
-from utils.io import atomic_write_text  # noqa: E402
+from disvae import results
+from disvae.errors import DisvaeError
+from disvae.io import atomic_write_text
+from disvae.metrics import HEADLINE_METRICS
+from disvae.results import read_metrics, read_specs, read_train_steps, scalar_metrics
+from disvae.runtime import available_cores
+from disvae.study import CommandJobs, submit_local
 
 PRECISIONS = ("fp32", "bf16")
 # reported, not compared: training seconds and the last logged training loss

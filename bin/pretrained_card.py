@@ -9,19 +9,18 @@ file is never trained over: `python main.py -x <experiment>` then writes my_<exp
 """
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _repo  # noqa: F401  (puts the repository root on sys.path)
 
-from disvae.config import experiment_parameters  # noqa: E402
-from disvae.evaluate import metrics_provenance, reusable_metrics  # noqa: E402
-from disvae.experiment import RESUME_KEYS  # noqa: E402
-from disvae.metrics import DEFAULT_METRICS, METRIC_LABELS  # noqa: E402
-from disvae.modelio import load_model  # noqa: E402
-from disvae.results import (SHIPPED_MARK, read_metrics, read_specs, read_train_steps, rendering_note,  # noqa: E402
+from disvae.config import experiment_parameters
+from disvae.datasets import get_dataset
+from disvae.evaluate import metrics_provenance, reusable_metrics
+from disvae.experiment import RESUME_KEYS
+from disvae.io import atomic_write_text
+from disvae.metrics import DEFAULT_METRICS, METRIC_LABELS
+from disvae.modelio import load_model
+from disvae.results import (SHIPPED_MARK, read_metrics, read_specs, read_train_steps, rendering_note,
                             run_dir)
-from utils.datasets import get_dataset  # noqa: E402
-from utils.io import atomic_write_text  # noqa: E402
 
 # parameters that do not change what is trained: those --resume may change but the budget, and the run's bookkeeping
 BUDGET_KEYS = {"epochs", "max_steps", "max_minutes"}

@@ -8,13 +8,12 @@ is reported and the others still run. Exit status 1 if any failed.
     ls -d results/*/ | sed 's|results/\\(.*\\)/|python main_viz.py \\1 all|' | python bin/run_commands.py -j 2
 """
 import argparse
-import os
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _repo  # noqa: F401  (puts the repository root on sys.path)
 
-from disvae.study import CommandJobs, submit_local  # noqa: E402
+from disvae.study import CommandJobs, submit_local
 
 
 def main(argv=None):

@@ -19,13 +19,14 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _repo  # noqa: F401  (puts the repository root on sys.path)
 
-from disvae import results  # noqa: E402
-from disvae.config import run_parameters  # noqa: E402
-from disvae.errors import DisvaeError  # noqa: E402
-from disvae.options import run_name  # noqa: E402
-from disvae.study import (PRESETS, RunJobs, configs_of, datasets_of, describe, expand, failure_of,  # noqa: E402
+from disvae import results
+from disvae.config import run_parameters
+from disvae.datasets import load_dataset_of_run
+from disvae.errors import DisvaeError
+from disvae.options import run_name
+from disvae.study import (PRESETS, RunJobs, configs_of, datasets_of, describe, expand, failure_of,
                           owner_of, parse_grid, save_description, state_of, submit_local, validate,
                           write_table)
 
@@ -98,7 +99,6 @@ def build(args):
 def scaled(run, budget):
     """The run with --reg-anneal shrunk to its budget (the fraction of the experiment's
     length that it trains)."""
-    from utils.datasets import load_dataset_of_run
     params = run_parameters(run.typed({}))
     if not params.reg_anneal or "reg_anneal" in dict(run.values) or "max_steps" not in budget:
         return run

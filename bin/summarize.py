@@ -21,16 +21,16 @@ import os
 import re
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _repo  # noqa: F401  (puts the repository root on sys.path)
 
-from disvae import results  # noqa: E402
-from disvae.config import all_options  # noqa: E402
-from disvae.errors import DisvaeError  # noqa: E402
-from disvae.metrics import HEADLINE_METRICS, METRIC_LABELS  # noqa: E402
-from disvae.results import SPECS_FILENAME  # noqa: E402
-from disvae.study import RUN_COLUMNS, read_table, run_row  # noqa: E402
-from utils.io import atomic_write_text  # noqa: E402
-from utils.plots import plt, save_figure  # noqa: E402
+from disvae import results
+from disvae.config import all_options
+from disvae.errors import DisvaeError
+from disvae.io import atomic_write_text
+from disvae.metrics import HEADLINE_METRICS, METRIC_LABELS
+from disvae.results import SPECS_FILENAME
+from disvae.study import RUN_COLUMNS, read_table, run_row
+from utils.plots import plt, save_figure
 
 METRIC_COLUMNS = HEADLINE_METRICS
 BEST_BY = "mig_histogram"  # the headline MIG, under the same key in metrics.log files of every version

@@ -15,7 +15,11 @@ import configparser
 import dataclasses
 import os
 
+from disvae.datasets import DATASETS
 from disvae.errors import ConfigError, DisvaeError
+from disvae.losses import LOSSES
+from disvae.metrics import METRICS
+from disvae.models import MODELS
 from disvae.options import EVALUATION, GENERAL, MODEL, TRAINING, check_value
 
 CONFIG_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hyperparam.ini")
@@ -92,8 +96,6 @@ def experiment_values(parser, experiment, losses, datasets):
 def offered_experiments(parser):
     """Experiments of hyperparam.ini that can run: supervised Ada-TVAE needs a dataset
     with ground-truth factors, so `adatvae_mnist` and the like are not offered."""
-    from disvae.losses import LOSSES
-    from utils.datasets import DATASETS
     offered = []
     for name in experiment_names(parser, LOSSES, DATASETS):
         split = split_experiment(name, LOSSES, DATASETS)
@@ -109,10 +111,6 @@ def option_groups(experiments=None):
     """[(title, options)] of every parameter, as the command line groups them: general,
     training (with each dataset's own options), model, each loss's, evaluation. The
     choices of -d, -l, -m, --metrics (and -x when `experiments` is given) are the registries."""
-    from disvae.losses import LOSSES
-    from disvae.metrics import METRICS
-    from disvae.models import MODELS
-    from utils.datasets import DATASETS
     choices = {"dataset": tuple(DATASETS), "loss": tuple(LOSSES), "model_type": tuple(MODELS),
                "metrics": tuple(METRICS)}
     if experiments is not None:
@@ -143,7 +141,6 @@ def all_options(experiments=None):
 
 def dataset_of_option(name):
     """The dataset an option belongs to (None for the options of every run)."""
-    from utils.datasets import DATASETS
     return next((d for d, cls in DATASETS.items() if any(o.name == name for o in cls.options.values())), None)
 
 
@@ -171,8 +168,6 @@ def run_parameters(typed=None, config=None):
     """Namespace of every parameter of a run: declared defaults < hyperparam.ini's
     `typed["experiment"]` (default custom) < `typed` (the flags typed on the command line,
     already parsed). `.typed` lists the typed names."""
-    from disvae.losses import LOSSES
-    from utils.datasets import DATASETS
     typed = dict(typed or {})
     config = config or read_config()
     experiment = typed.get("experiment", "custom")

@@ -15,12 +15,12 @@ import time
 import torch
 from tqdm import tqdm
 
+from disvae.errors import DisvaeError
+from disvae.io import atomic_write_json
 from disvae.metrics import (DEFAULT_METRICS, FAMILIES, METRICS, ModelRepresentation, compute_metrics, family_rng,
                             quick_counts)
 from disvae.phases import keep, phase
-from disvae.errors import DisvaeError
 from disvae.results import METRICS_FILE, read_metrics
-from utils.io import atomic_write_json
 
 # how each family's generator is seeded (families recorded without it, seeded by their
 # position in the registry, are recomputed)

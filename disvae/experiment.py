@@ -15,8 +15,12 @@ import os
 import torch
 
 from disvae.config import run_parameters
+from disvae.datasets import BatchLoader, load_dataset_of_run
 from disvae.distributed import barrier, init_from_env, shutdown
 from disvae.errors import DisvaeError
+from disvae.evaluate import compute_test_losses, write_metrics
+from disvae.frames import decompress_frame, training_frame, write_training_gif
+from disvae.io import atomic_write_json
 from disvae.losses import get_loss_f
 from disvae.modelio import load_checkpoint, load_model
 from disvae.models import build_model
@@ -29,8 +33,6 @@ from disvae.runtime import (configure_backends, cpu_has_native_bf16, default_thr
                             training_dtype)
 from disvae.tensorboard import TensorBoardLog, summary_writer_class
 from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted
-from utils.datasets import BatchLoader, load_dataset_of_run
-from utils.io import atomic_write_json
 
 # evaluation flags: typed ones apply to an earlier run (--is-eval-only, --resume)
 EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "recompute_metrics", "no_test", "eval_batchsize")
@@ -159,7 +161,6 @@ def train(params, save_dir, device, rank, world_size, logger):
         logger.warning("this CPU has no native bfloat16 (AVX-512 BF16 or AMX): bf16 is emulated and "
                        "several times slower than float32 here (--precision auto picks float32)")
 
-    from utils.visualize import decompress_frame, training_frame
     observer = TensorBoardLog(os.path.join(save_dir, "tensorboard"), decompress_frame) \
         if params.tensorboard and is_main else None
     trainer = Trainer(model, optimizer, loss_f, loader, save_dir, device=device, train_model=train_model,
@@ -191,7 +192,6 @@ def train(params, save_dir, device, rank, world_size, logger):
         if observer is not None:
             observer.close()
     if is_main:
-        from utils.visualize import write_training_gif
         write_training_gif(trainer.frames, os.path.join(save_dir, "training.gif"))
         model.eval()
         evaluate(params, model, dataset, loss_f, save_dir, device, logger)
@@ -203,7 +203,6 @@ def train(params, save_dir, device, rank, world_size, logger):
 def evaluate(params, model, dataset, loss_f, save_dir, device, logger):
     """test_losses.log (every logged term over the whole test split, or the training
     images for datasets without one) and, with --is-metrics, metrics.log."""
-    from disvae.evaluate import compute_test_losses, write_metrics
     if params.is_metrics and not dataset.has_factors:
         raise DisvaeError(f"--is-metrics needs a ground-truth dataset; {params.dataset} has no factors")
     progress = not params.no_progress_bar

@@ -17,6 +17,7 @@ import zipfile
 import torch
 
 from disvae.errors import DisvaeError
+from disvae.frames import compress_frame
 from disvae.models import build_model
 from disvae.results import MODEL_FILENAME, SPECS_FILENAME, read_specs
 
@@ -86,7 +87,6 @@ def _load_legacy(path, what):
 def load_checkpoint(path):
     """A resumable training checkpoint; training.gif frames of disvae 0.1.0 checkpoints
     (numpy arrays) are converted to the PNG tensors written now."""
-    from utils.visualize import compress_frame
     state = load_state(path, "checkpoint")
     if not isinstance(state, dict) or not {"model", "optimizer", "loss", "loader", "global_step"} <= set(state):
         raise DisvaeError(f"{path} is not a resumable checkpoint of main.py")

@@ -12,6 +12,8 @@ reason when it is not acceptable.
 import re
 from dataclasses import dataclass, field
 
+from disvae.pixels import REC_DISTS
+
 # ----------------------------------------------------------------- value parsers
 
 
@@ -195,7 +197,7 @@ MODEL = ("Model specific options", (
     Option("latent_dim", 10, "Dimension of the latent variable.", positive(int), flags=("-z", "--latent-dim")),
     Option("loss", "betaB", "Type of VAE loss function to use.", flags=("-l", "--loss")),  # choices: the losses
     Option("rec_dist", "bernoulli", "Form of the likelihood to use for each pixel.",
-           choices=("bernoulli", "laplace", "gaussian"), flags=("-r", "--rec-dist")),
+           choices=REC_DISTS, flags=("-r", "--rec-dist")),
     Option("reg_anneal", 10000, "Number of annealing steps where gradually adding the regularisation. What is "
            "annealed is specific to each loss.", non_negative(int), flags=("-a", "--reg-anneal")),
 ))

@@ -31,12 +31,14 @@ import tempfile
 
 import torch
 
+from disvae.config import all_options, check_value
+from disvae.datasets import get_dataset
 from disvae.errors import DisvaeError
+from disvae.io import UMASK, atomic_torch_save, atomic_write_json, atomic_write_text
 from disvae.modelio import load_state
 from disvae.models import build_model
 from disvae.results import (MODEL_FILENAME, REFERENCE_TOOLKIT, SPECS_FILENAME, TRAIN_LOG, check_results_dir,
                             is_reference_specs, read_json, specs_of)
-from utils.io import UMASK, atomic_torch_save, atomic_write_json, atomic_write_text
 
 ENCODER_CONVS = ("conv1", "conv2", "conv3", "conv_64")
 DECODER_CONVS = ("convT_64", "convT1", "convT2", "convT3")
@@ -89,7 +91,6 @@ def convert_state_dict(state, img_size, latent_dim):
 def shared_arguments(reference_specs):
     """The reference's arguments that disvae has too, checked by disvae's options (values
     an option refuses are left at disvae's default and listed)."""
-    from disvae.config import all_options, check_value
     options, args, skipped = all_options(), {}, []
     for key, value in reference_specs.items():
         if key in NOT_SHARED or key not in options:
@@ -117,7 +118,6 @@ def import_reference(source, save_dir, logger=None, license_path=None):
     `save_dir` (which must not exist or be empty), copying the reference's licence from
     `license_path` (when given) into reference/LICENSE. Writes nothing unless every check
     passes; the folder appears whole (built beside it, then renamed)."""
-    from utils.datasets import get_dataset
     if not os.path.isdir(source):
         raise DisvaeError(f"no folder {source}")
     if not is_reference_folder(source):
@@ -199,5 +199,4 @@ class _DatasetFacts:
 
 
 def _defaults():
-    from disvae.config import all_options
     return {name: option.default for name, option in all_options().items()}

@@ -22,8 +22,12 @@ import platform
 import re
 
 from disvae import __version__
+from disvae.config import NOT_SAVED, check_run_parameters
+from disvae.datasets import DATASETS, get_dataset
 from disvae.errors import DisvaeError
-from utils.io import atomic_write_json
+from disvae.io import atomic_write_json
+from disvae.losses import LOSSES
+from disvae.models import MODELS
 
 # where main.py and main_viz.py keep runs: $DISVAE_RESULTS, else the toolkit's results/
 RESULTS_DIR = os.environ.get("DISVAE_RESULTS") or \
@@ -166,9 +170,6 @@ def migrate_specs(specs, path):
 
 def validate_specs(specs, path):
     """Raise a one-line DisvaeError unless `specs` has the layout main.py writes."""
-    from disvae.losses import LOSSES
-    from disvae.models import MODELS
-    from utils.datasets import DATASETS
     _check(isinstance(specs.get("args"), dict), path, "'args' must be an object")
     _check(specs.get("loss") in LOSSES, path, f"unknown loss {specs.get('loss')!r} (known: {', '.join(LOSSES)})")
     _check(specs.get("dataset") in DATASETS, path,
@@ -193,7 +194,6 @@ def read_specs(save_dir):
     """specs.json of a results folder: validated, migrated to the current format, and its
     run parameters checked by their options' rules and completed with the defaults of
     parameters added since (`specs["args"]`, a dict of every parameter)."""
-    from disvae.config import check_run_parameters
     path = os.path.join(save_dir, SPECS_FILENAME)
     if not os.path.isdir(save_dir):
         raise DisvaeError(f"no results folder {save_dir}; train it first with `python main.py NAME ...`")
@@ -212,7 +212,6 @@ def read_specs(save_dir):
 def specs_of(params, dataset, n_steps_done=None, status="running"):
     """What specs.json records of a run: every parameter, the data and model, its progress."""
     import torch
-    from disvae.config import NOT_SAVED
     return {"format": SPECS_FORMAT, "args": {k: v for k, v in vars(params).items() if k not in NOT_SAVED},
             "dataset": params.dataset, "dataset_version": dataset.version,
             "img_size": list(dataset.img_size), "latent_dim": params.latent_dim,
@@ -224,7 +223,6 @@ def specs_of(params, dataset, n_steps_done=None, status="running"):
 def rendering_note(specs):
     """None when the run's images are the ones its dataset renders now; else the one line
     that says they are not (a model trained on an older rendering of the dataset)."""
-    from utils.datasets import get_dataset
     trained, current = specs.get("dataset_version", 1), get_dataset(specs["dataset"]).version
     if trained == current:
         return None

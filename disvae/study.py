@@ -25,10 +25,14 @@ import sys
 from dataclasses import dataclass, field
 
 from disvae.config import all_options, experiment_names, read_config, run_parameters
+from disvae.datasets import DATASETS
 from disvae.errors import DisvaeError
+from disvae.io import atomic_write_json, atomic_write_text
+from disvae.losses import LOSSES
 from disvae.options import check_value
 from disvae.results import (POINTER_FILENAME, SPECS_FILENAME, read_json, read_metrics, read_specs,
                             read_train_losses, read_train_steps, scalar_metrics)
+from disvae.runtime import available_cores
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIP_LAMBDAS = (1, 2, 5, 10, 20, 50)
@@ -72,8 +76,6 @@ class Run:
 
 
 def _registries():
-    from disvae.losses import LOSSES
-    from utils.datasets import DATASETS
     return LOSSES, DATASETS
 
 
@@ -313,7 +315,6 @@ def submit_local(make_job, items, workers, folder, minutes=24 * 60, backend="loc
     workers, ... in turn, gets its share of the cores (OMP_NUM_THREADS) and GPU k mod
     (the visible GPUs). `make_job(threads)` builds a worker's callable. Returns the jobs."""
     import submitit
-    from disvae.runtime import available_cores
     workers = max(1, min(workers, len(items)))
     threads = max(1, available_cores() // workers)
     gpus = visible_gpus()
@@ -358,7 +359,6 @@ def run_row(folder, grid_options):
 
 def write_table(study_dir):
     """study.csv from every run folder (and failed run) of the study, written atomically."""
-    from utils.io import atomic_write_text
     study = read_json(os.path.join(study_dir, STUDY_FILE), STUDY_FILE)
     grid_options = study["options"]
     rows = []
@@ -409,7 +409,6 @@ def describe(runs, budget, options):
 
 def save_description(study_dir, description):
     """study.json; a study folder holding another study is a DisvaeError."""
-    from utils.io import atomic_write_json
     path = os.path.join(study_dir, STUDY_FILE)
     if os.path.exists(path):
         before = read_json(path, STUDY_FILE)

@@ -33,10 +33,10 @@ from tqdm import tqdm
 
 from disvae.distributed import agree, all_gather_objects, world
 from disvae.errors import DisvaeError
+from disvae.io import atomic_torch_save, atomic_write_text, sync_file
 from disvae.results import (MODEL_FILENAME, STEP_COLUMNS, STEP_LOG, TRAIN_LOG, read_checkpoint_pointer,
                             read_train_steps, write_checkpoint_pointer)
 from disvae.runtime import to_device
-from utils.io import atomic_torch_save, atomic_write_text, sync_file
 
 BAR_EVERY = 20  # steps between progress-bar updates (each one is a host sync)
 BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} steps [{elapsed}{postfix}]"

@@ -105,7 +105,7 @@ class ImagesElsewhere:
 
 @pytest.mark.parametrize("swap_chance", [0.0, 0.3])
 def test_unsupervised_triplets_with_swaps_stay_on_the_images_device(swap_chance):
-    from utils.datasets import BatchLoader
+    from disvae.datasets import BatchLoader
     loader = BatchLoader(ImagesElsewhere(), 10, view_sampling="triplet_unsupervised", swap_chance=swap_chance)
     batch = next(iter(loader))
     assert batch.shape == (10, 3, 1, 8, 8) and batch.device.type == "meta"

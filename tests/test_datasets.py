@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from utils.datasets import DATASETS, BatchLoader, DatasetNotFoundError, get_dataset, load_dataset
-from utils.datasets.dsprites import DSprites, check_layout
-from utils.datasets.synthetic import XYObject, XYObjectShaded, XYSquares
+from disvae.datasets import DATASETS, BatchLoader, DatasetNotFoundError, get_dataset, load_dataset
+from disvae.datasets.dsprites import DSprites, check_layout
+from disvae.datasets.synthetic import XYObject, XYObjectShaded, XYSquares
 
 PROCEDURAL = ["dsprites", "xyobject", "xyobject_shaded", "xysquares"]
 

@@ -99,7 +99,7 @@ def test_torchrun_resume_restores_each_process_own_generators(tmp_path):
 
 def test_each_process_resumes_from_its_own_generators(monkeypatch):
     from disvae import training
-    from utils.datasets import BatchLoader, load_dataset
+    from disvae.datasets import BatchLoader, load_dataset
     monkeypatch.setattr(training, "world", lambda: (1, 2))
     loader = BatchLoader(load_dataset("xysquares"), 4)
     trainer = training.Trainer(build_model("Burgess", (3, 64, 64), 4), None, None, loader, None,

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 import main_viz
+from disvae.datasets import load_dataset
+from disvae.datasets.base import GroundTruthDataset
+from disvae.distances import (factor_distance_matrices, ground_truth_distances, pairwise_mse, rank_correlation,
+                             traversal_indices)
 from disvae.metrics import FunctionRepresentation
 from disvae.metrics.latents import latent_table
-from utils.datasets import load_dataset
-from utils.distances import (factor_distance_matrices, ground_truth_distances, pairwise_mse, rank_correlation,
-                             traversal_indices)
-from utils.datasets.base import GroundTruthDataset
 
 PIXELS = 3 * 64 * 64
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-import disvae.models.vae
+from disvae.datasets import load_dataset
 from disvae.losses.betab import BetaBLoss
 from disvae.models import build_model
 from disvae.models.discriminator import Discriminator
-from utils.datasets import load_dataset
+import disvae.models.vae
 
 LAYERS = (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)
 

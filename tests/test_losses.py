@@ -6,6 +6,8 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
+from disvae.config import all_options, run_parameters
+from disvae.datasets.loaders import image_distance
 from disvae.losses import LOSSES, get_loss_f
 from disvae.losses.betab import BetaBLoss
 from disvae.losses.betah import BetaHLoss
@@ -13,11 +15,11 @@ from disvae.losses.btcvae import BtcvaeLoss
 from disvae.losses.dipvae_i import DipVAEILoss
 from disvae.losses.dipvae_ii import DipVAEIILoss
 from disvae.losses.factor import FactorKLoss, permute_dims
+from disvae.gaussian import kl_normal_per_dim, log_density_gaussian, log_density_gaussian_quadratic
+from disvae.losses.terms import (batch_covariance, covariance_penalty, linear_annealing, log_importance_weight_matrix,
+                                 log_q_decomposition, reconstruction_loss)
 from disvae.losses.vae import VAELoss
-from disvae.losses.terms import (batch_covariance, covariance_penalty, kl_normal_per_dim, linear_annealing, log_density_gaussian,
-                                 log_importance_weight_matrix, log_q_decomposition, reconstruction_loss)
 from disvae.models import build_model
-from disvae.config import run_parameters
 
 torch.manual_seed(0)
 
@@ -34,6 +36,13 @@ def test_log_density_matches_torch_distributions():
     assert torch.allclose(log_density_gaussian(x, mean, logvar), expected, atol=1e-5)
 
 
+def test_quadratic_form_of_the_log_density_is_the_log_density():
+    z, mean, logvar = torch.randn(5, 1, dtype=torch.float64), torch.randn(1, 4, dtype=torch.float64), \
+        torch.randn(1, 4, dtype=torch.float64) - 8
+    a, b, c = log_density_gaussian_quadratic(mean, logvar)
+    assert torch.allclose(a * z ** 2 + b * z + c, log_density_gaussian(z, mean, logvar), rtol=1e-9)
+
+
 def test_reconstruction_losses_against_hand_formulas():
     logits, x = torch.randn(3, 1, 4, 4), torch.rand(3, 1, 4, 4)
     p = torch.sigmoid(logits)
@@ -43,6 +52,19 @@ def test_reconstruction_losses_against_hand_formulas():
     assert torch.allclose(reconstruction_loss(logits, x, "gaussian"), mse, rtol=1e-5)
     l1 = (p - x).abs().sum() * 3 / 3
     assert torch.allclose(reconstruction_loss(logits, x, "laplace"), l1, rtol=1e-5)
+
+
+def test_image_distances_are_the_same_losses_on_pixel_probabilities():
+    """The unsupervised triplet's distance of image b to image a: the mean per-pixel loss
+    of b under a's pixels as probabilities (the cross-entropy clamped away from 0 and 1)."""
+    a, b = torch.rand(3, 1, 4, 4), torch.rand(3, 1, 4, 4)
+    a[0, 0, 0, 0] = 0.0
+    q = a.clamp(1e-4, 1 - 1e-4)
+    expected = {"bernoulli": -(b * q.log() + (1 - b) * (1 - q).log()), "gaussian": (a - b) ** 2 * 255,
+                "laplace": (a - b).abs() * 3}
+    assert set(expected) == set(all_options()["rec_dist"].choices)
+    for rec_dist, per_pixel in expected.items():
+        assert torch.allclose(image_distance(a, b, rec_dist), per_pixel.flatten(1).mean(1), rtol=1e-5)
 
 
 @pytest.mark.parametrize("batch_size,n_data", [(5, 100), (8, 737280)])

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 from scipy.stats import ortho_group
 
+from disvae.datasets.base import GroundTruthDataset
 from disvae.metrics import FunctionRepresentation, compute_metrics
 from disvae.metrics.dci import dci_from_importance
 from disvae.metrics.info import discrete_entropy, discrete_mutual_info, sampled_marginal_entropies
 from disvae.metrics.mig import gaps
 from disvae.metrics.research import traversal_correlation, traversal_ratios
 from disvae.metrics.sap import sap_from_scores
-from utils.datasets.base import GroundTruthDataset
 
 
 class ToyFactors(GroundTruthDataset):
@@ -170,7 +170,7 @@ def test_model_representation_equals_the_plain_encoder(model_type):
     import torch
     from disvae.metrics import ModelRepresentation
     from disvae.models import build_model
-    from utils.datasets import load_dataset
+    from disvae.datasets import load_dataset
     dataset = load_dataset("xyobject")
     torch.manual_seed(0)
     model = build_model(model_type, dataset.img_size, 6).eval()

@@ -1,7 +1,5 @@
 """The summaries of a table of runs (bin/summarize.py) and the shipped models' cards."""
 import os
-import shutil
-import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

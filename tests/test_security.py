@@ -92,7 +92,7 @@ def test_checkpoints_load_with_weights_only(trained):
 def test_legacy_checkpoint_with_numpy_frames_still_resumes(trained):
     """disvae 0.1.0 stored training.gif frames as numpy arrays: those still resume."""
     from disvae.modelio import load_model
-    from utils.visualize import decompress_frame, training_frame
+    from disvae.frames import decompress_frame, training_frame
     frame = decompress_frame(training_frame(load_model(str(trained))[0]))
     state = torch.load(trained / "model-step2.pt", weights_only=True)
     state["frames"] = [frame.copy(), 255 - frame]

@@ -10,10 +10,10 @@ from PIL import Image
 
 import disvae.config
 import main
+from disvae.datasets.loaders import BatchLoader
 from disvae.modelio import load_checkpoint
 from disvae.results import read_specs, run_lock
 from disvae.training import Trainer
-from utils.datasets.loaders import BatchLoader
 
 QUICK = ["-d", "xyobject", "-e", "1", "-b", "8", "-z", "3", "--no-test", "--no-progress-bar", "-L", "warning"]
 
@@ -75,7 +75,7 @@ def test_time_based_checkpoints(results_dir, monkeypatch):
 
 
 def test_loader_merges_a_last_batch_of_one():
-    from utils.datasets.synthetic import XYObject
+    from disvae.datasets.synthetic import XYObject
     dataset = XYObject()
     sizes = lambda loader: [len(x) for x in loader.batches(torch.arange(loader.n_examples))]  # noqa: E731
     merged = BatchLoader(dataset, 8, shuffle=False, max_examples=17, min_batch=2)

@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from disvae.config import run_parameters
+from disvae.datasets import PROCEDURAL, load_dataset_of_run
 from disvae.experiment import build_loss, make_loader
 from disvae.losses import LOSSES
 from disvae.models import build_model
 from disvae.optim import adam
 from disvae.syncs import HostSyncRecorder
 from disvae.training import RunningSums, Trainer
-from utils.datasets import PROCEDURAL, load_dataset_of_run
 
 SYNCS = {
     "item": lambda t: t.sum().item(),

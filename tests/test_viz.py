@@ -4,7 +4,8 @@ import pytest
 
 import main
 import main_viz
-from utils.visualize import PLOT_FILES, traversal_values
+from disvae.frames import traversal_values
+from utils.visualize import PLOT_FILES
 
 
 @pytest.fixture

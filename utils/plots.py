@@ -8,10 +8,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from disvae.distances import rank_correlation
 from disvae.errors import DisvaeError  # noqa: E402
+from disvae.io import atomic_write  # noqa: E402
+from disvae.metrics import METRIC_LABELS
 from disvae.results import (STEP_COLUMNS, read_metrics, read_train_losses, read_train_steps,  # noqa: E402
                             scalar_metrics)
-from utils.io import atomic_write  # noqa: E402
 
 
 def save_figure(fig, path):
@@ -74,7 +76,6 @@ def plot_loss_curves(save_dir, out_path):
 
 def plot_metrics(save_dir, out_path):
     """Every scalar of metrics.log, labelled as its metric family declares."""
-    from disvae.metrics import METRIC_LABELS
     metrics = scalar_metrics(read_metrics(save_dir))
     fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(metrics)), 4))
     ax.bar(range(len(metrics)), list(metrics.values()), color="tab:blue")
@@ -93,9 +94,8 @@ DISTANCE_COLOURS = {"ground_truth": "Blues", "perceived": "Purples", "latent": "
 
 def plot_distance_matrices(matrices, out_path, title):
     """One row per factor, one column per kind of distance ({factor: {kind: (T, T)}} of
-    utils.distances.factor_distance_matrices); the perceived and latent panels give their
+    disvae.distances.factor_distance_matrices); the perceived and latent panels give their
     Spearman rank correlation with the ground truth."""
-    from utils.distances import rank_correlation
     kinds = [k for k in DISTANCE_TITLES if k in next(iter(matrices.values()))]
     fig, axes = plt.subplots(len(matrices), len(kinds), figsize=(2.6 * len(kinds), 2.4 * len(matrices)),
                              squeeze=False)

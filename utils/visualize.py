@@ -1,4 +1,5 @@
-"""Plots and GIFs of a trained model (main_viz.py) and the per-epoch training GIF.
+"""Plots and GIFs of a trained model (main_viz.py); the training GIF's frames are the
+library's (disvae/frames.py).
 
 Image grids are assembled with torchvision's make_grid; labels (latent index, and its
 KL with --is-show-loss) are drawn in a left margin with PIL. Latents are ordered by
@@ -7,18 +8,14 @@ Traversal range `max_traversal` (m): m >= 0.5 traverses [-m, m] around the centr
 m < 0.5 traverses the central 1 - 2m mass of the distribution: the prior N(0, 1), or,
 with the posterior, N(mean, std) of the example, centred on the posterior mean.
 """
-import io
 import os
 
-import imageio.v3 as iio
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
-from scipy.stats import norm
-from torchvision.utils import make_grid
 
+from disvae.frames import add_row_labels, decode, image_grid, save_gif, save_png, traversal_values
+from disvae.gaussian import kl_normal_per_dim
 from disvae.runtime import seeded_generator
-from utils.io import atomic_write
 
 PLOT_FILES = {
     "generate-samples": "samples.png",
@@ -30,31 +27,6 @@ PLOT_FILES = {
     "loss-curves": "loss_curves.png",
     "metrics": "metrics.png",
 }
-TRAINING_GIF_STEPS = 10
-LABEL_WIDTH = 70
-
-
-def to_uint8(grid):
-    """(C, H, W) float in [0, 1] -> (H, W, 3) uint8."""
-    array = (grid.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-    return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array
-
-
-def image_grid(images, n_cols, padding=2, upsample=1):
-    """(N, C, H, W) -> (H', W', 3) uint8 grid with n_cols columns."""
-    if upsample > 1:
-        images = torch.nn.functional.interpolate(images, scale_factor=upsample, mode="nearest")
-    return to_uint8(make_grid(images.float().cpu(), nrow=n_cols, padding=padding, pad_value=1.0))
-
-
-def add_row_labels(array, labels, row_height, padding=2):
-    """Prepend a white margin with one text label per grid row."""
-    image = Image.new("RGB", (array.shape[1] + LABEL_WIDTH, array.shape[0]), "white")
-    image.paste(Image.fromarray(array), (LABEL_WIDTH, 0))
-    draw = ImageDraw.Draw(image)
-    for i, label in enumerate(labels):
-        draw.text((3, padding + i * (row_height + padding) + row_height // 2 - 6), label, fill="black")
-    return np.asarray(image)
 
 
 def factor_traversal_grid(dataset, n_cols, generator=None, upsample=1):
@@ -75,62 +47,6 @@ def factor_traversal_grid(dataset, n_cols, generator=None, upsample=1):
     grid = image_grid(torch.cat(rows), n_cols, upsample=upsample)
     return add_row_labels(grid, labels, dataset.img_size[1] * upsample)
 
-
-def save_png(array, path):
-    atomic_write(path, lambda f: Image.fromarray(array).save(f, format="PNG"))
-
-
-def save_gif(frames, path, duration_ms=120):
-    atomic_write(path, lambda f: iio.imwrite(f, np.stack(frames), extension=".gif", duration=duration_ms, loop=0))
-
-
-def traversal_values(max_traversal, n_steps, mean=0.0, std=1.0):
-    """(n_steps,) latent values: +-m around `mean`, or the quantiles m..1-m of N(mean, std)."""
-    if max_traversal >= 0.5:
-        return mean + np.linspace(-max_traversal, max_traversal, n_steps)
-    return norm.ppf(np.linspace(max_traversal, 1 - max_traversal, n_steps), loc=mean, scale=std)
-
-
-@torch.no_grad()
-def decode(model, z):
-    return torch.sigmoid(model.decoder(z.to(next(model.parameters()).device))).cpu()
-
-
-def compress_frame(frame):
-    """An (H, W, 3) uint8 frame as PNG bytes in a uint8 tensor (what checkpoints hold:
-    a few kB per epoch, and loadable by the safe unpickler); tensors pass through."""
-    if torch.is_tensor(frame):
-        return frame
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(frame, dtype=np.uint8)).save(buffer, format="PNG", optimize=True)
-    return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
-
-
-def decompress_frame(frame):
-    """Inverse of compress_frame: (H, W, 3) uint8 array."""
-    with Image.open(io.BytesIO(frame.numpy().tobytes())) as image:
-        return np.asarray(image.convert("RGB"))
-
-
-@torch.no_grad()
-def training_frame(model, n_steps=TRAINING_GIF_STEPS, max_traversal=2.0):
-    """One training.gif frame, compressed: each latent (row) traversed over the prior, others at 0."""
-    was_training = model.training
-    model.eval()
-    values = torch.tensor(traversal_values(max_traversal, n_steps), dtype=torch.float32)
-    z = torch.zeros(model.latent_dim, n_steps, model.latent_dim)
-    z[torch.arange(model.latent_dim), :, torch.arange(model.latent_dim)] = values
-    frame = image_grid(decode(model, z.view(-1, model.latent_dim)), n_steps)
-    model.train(was_training)
-    return compress_frame(frame)
-
-
-def write_training_gif(frames, path):
-    """training.gif from the compressed frames, one per epoch."""
-    if frames:
-        arrays = [decompress_frame(f) for f in frames]
-        labelled = [add_row_labels(f, [f"epoch {i + 1}"], f.shape[0] - 4) for i, f in enumerate(arrays)]
-        save_gif(labelled, path, duration_ms=400)
 
 
 class Visualizer:
@@ -157,7 +73,7 @@ class Visualizer:
         """Mean KL to the prior of each latent over 256 images: (Z,) numpy."""
         if self._kl is None:
             mean, logvar = self.posterior(self.data(256))
-            self._kl = (0.5 * (-1 - logvar + mean.pow(2) + logvar.exp())).mean(0).cpu().numpy()
+            self._kl = kl_normal_per_dim(mean, logvar).cpu().numpy()
         return self._kl
 
     def ordered_latents(self, n):

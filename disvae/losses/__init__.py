@@ -3,7 +3,7 @@ folder, found when the package is imported. Adding a loss: one file here, with t
 paper's objective in its docstring, its options, and `compute`; plus its test.
 """
 from disvae.losses.base import BaseLoss
-from disvae.losses.terms import REC_DISTS
+from disvae.pixels import REC_DISTS
 from disvae.registry import defined_subclass, discover
 
 LOSSES = discover(__name__, __path__, defined_subclass(BaseLoss), "losses")  # name -> loss class

@@ -24,10 +24,11 @@ run's steps (see SCHEDULES); the schedule position is part of the loss's state.
 import torch
 from torch.nn import functional as F
 
+from disvae.datasets.base import TRIPLET_MODES
+from disvae.gaussian import kl_gaussians_per_dim, kl_normal_per_dim
 from disvae.losses.base import BaseLoss
-from disvae.losses.terms import kl_gaussians_per_dim, kl_normal_per_dim, reconstruction_loss
+from disvae.losses.terms import reconstruction_loss
 from disvae.options import Option, non_negative, positive, unit_interval
-from utils.datasets.base import TRIPLET_MODES
 
 THRESH_MODES = ("dist", "kl", "symmetric_kl")
 TRIPLET_LOSSES = ("triplet", "triplet_soft")

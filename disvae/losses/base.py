@@ -19,7 +19,8 @@ Being an `nn.Module`, a loss carries its own networks and state in `state_dict()
 """
 from torch import nn
 
-from disvae.losses.terms import kl_normal_per_dim, linear_annealing, reconstruction_loss
+from disvae.gaussian import kl_normal_per_dim
+from disvae.losses.terms import linear_annealing, reconstruction_loss
 
 
 class BaseLoss(nn.Module):

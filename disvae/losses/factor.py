@@ -14,8 +14,9 @@ import torch
 from torch.nn import functional as F
 
 from disvae.distributed import average_gradients
+from disvae.gaussian import kl_normal_per_dim
 from disvae.losses.base import BaseLoss
-from disvae.losses.terms import kl_normal_per_dim, reconstruction_loss
+from disvae.losses.terms import reconstruction_loss
 from disvae.models.discriminator import Discriminator
 from disvae.optim import adam
 from disvae.options import Option, non_negative, positive

@@ -1,52 +1,20 @@
-"""Math shared by several losses, written once and tested once (tests/test_losses.py).
-
-Reconstruction log-likelihoods are summed over pixels and averaged over the batch,
-scaled like the reference toolkit so its hyperparameters carry over:
-- bernoulli: cross-entropy of the decoder logits;
-- gaussian:  squared error in [0, 255] space divided by 255;
-- laplace:   absolute error in [0, 1] space times 3 (empirically comparable to bernoulli).
+"""Math shared by several losses (and by the metrics and plots that need the same
+quantities), written once and tested once (tests/test_losses.py). Reconstruction
+log-likelihoods are the per-pixel losses of disvae/pixels.py, summed over pixels and
+averaged over the batch.
 """
 import math
 
 import torch
-from torch.nn import functional as F
 
-REC_DISTS = ("bernoulli", "laplace", "gaussian")
-LOG_2PI = math.log(2 * math.pi)
+from disvae.gaussian import log_density_gaussian, matrix_log_density_gaussian
+from disvae.pixels import pixel_losses
 
 
 def reconstruction_loss(logits, x, rec_dist="bernoulli", reduce_batch=True):
     """-log p(x|z) summed over pixels; mean over the batch, or per example (B,)."""
-    if rec_dist == "bernoulli":
-        per_pixel = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
-    elif rec_dist == "gaussian":
-        per_pixel = (torch.sigmoid(logits) - x).pow(2) * 255
-    elif rec_dist == "laplace":
-        per_pixel = (torch.sigmoid(logits) - x).abs() * 3
-    else:
-        raise ValueError(f"unknown rec_dist {rec_dist!r}; choose from {REC_DISTS}")
-    per_example = per_pixel.flatten(1).sum(1)  # (B,)
+    per_example = pixel_losses(logits, x, rec_dist).flatten(1).sum(1)  # (B,)
     return per_example.mean() if reduce_batch else per_example
-
-
-def kl_normal_per_dim(mean, logvar):
-    """KL(N(mean, exp(logvar)) || N(0, 1)) per latent dimension, averaged over the batch: (Z,)."""
-    return 0.5 * (-1 - logvar + mean.pow(2) + logvar.exp()).mean(0)
-
-
-def kl_gaussians_per_dim(mean_q, logvar_q, mean_p, logvar_p):
-    """KL(q || p) for diagonal Gaussians, elementwise (no reduction)."""
-    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mean_q - mean_p).pow(2)) / logvar_p.exp() - 1)
-
-
-def log_density_gaussian(x, mean, logvar):
-    """log N(x; mean, exp(logvar)) elementwise."""
-    return -0.5 * (LOG_2PI + logvar + (x - mean).pow(2) * torch.exp(-logvar))
-
-
-def matrix_log_density_gaussian(z, mean, logvar):
-    """(B, B, Z) matrix whose [i, j, d] entry is log q(z_i,d | x_j)."""
-    return log_density_gaussian(z.unsqueeze(1), mean.unsqueeze(0), logvar.unsqueeze(0))
 
 
 def log_importance_weight_matrix(batch_size, n_data, device=None):

@@ -10,6 +10,7 @@ factor class from the latent means; R[j, k] = |feature importance of latent j fo
 import numpy as np
 
 from disvae.metrics.family import MetricFamily
+from disvae.runtime import available_cores
 
 
 def _entropy_base(p, base, axis):
@@ -43,7 +44,6 @@ def dci(representation, dataset, rng, n_train=10000, n_test=5000, n_jobs=None):
     from joblib import Parallel, delayed
     from sklearn.ensemble import GradientBoostingClassifier
 
-    from disvae.runtime import available_cores
 
     indices = rng.choice(len(dataset), n_train + n_test, replace=len(dataset) < n_train + n_test)
     codes, _ = representation(indices)

@@ -7,7 +7,9 @@ sample of the data,
   disentanglement_lib's MIG), and that information over H(v_k) (1: z_j determines v_k).
 """
 import numpy as np
+import torch
 
+from disvae.gaussian import kl_normal_per_dim
 from disvae.metrics.mig import factor_sample, mutual_info_histogram
 
 COLUMNS = ("latent", "kl", "posterior_variance", "factor", "mutual_info", "mutual_info_normalised")
@@ -18,7 +20,7 @@ def latent_table(representation, dataset, rng, n_points=10000):
     n_points = min(n_points, len(dataset))
     indices = np.sort(rng.choice(len(dataset), n_points, replace=False))
     mean, logvar = (a.astype(np.float64) for a in representation(indices))
-    kl = (0.5 * (mean ** 2 + np.exp(logvar) - logvar - 1)).mean(0)
+    kl = kl_normal_per_dim(torch.from_numpy(mean), torch.from_numpy(logvar)).numpy()
     variance = np.exp(logvar).mean(0)
     rows = [{"latent": j, "kl": float(kl[j]), "posterior_variance": float(variance[j]), "factor": None,
              "mutual_info": None, "mutual_info_normalised": None} for j in range(mean.shape[1])]

@@ -21,7 +21,7 @@ import numpy as np
 
 from disvae.metrics.family import MetricFamily
 from disvae.metrics.info import (discrete_entropy, discrete_mutual_info, histogram_discretize,
-                                 sampled_marginal_entropies)
+                                 sampled_marginal_entropies, top_two)
 
 
 ESTIMATORS = ("histogram", "sampled")  # the first is the headline `mig`
@@ -57,11 +57,9 @@ def mutual_info_histogram(mean, factors, n_bins=20):
 
 def gaps(mi, factor_entropy):
     """Per factor: MIG_k and AAM_k from a (Z, F) mutual information matrix."""
-    ordered = np.sort(mi, axis=0)[::-1]  # (Z, F), largest first
-    first = ordered[0]
-    second = ordered[1] if len(ordered) > 1 else np.zeros_like(first)
+    first, second = top_two(mi)
     mig = (first - second) / factor_entropy
-    rest = ordered[1:].sum(0)
+    rest = mi.sum(0) - first
     aam = np.where(first > 0, np.maximum(0, first - rest) / np.where(first > 0, first, 1), 0.0)
     return mig, aam
 

@@ -16,8 +16,8 @@ numbers can be compared with either.
 """
 import numpy as np
 
+from disvae.distances import pairwise_l2, rank_correlation, traversal_indices
 from disvae.metrics.family import MetricFamily
-from utils.distances import pairwise_l2, rank_correlation, traversal_indices
 
 
 def traversal_ratios(codes):

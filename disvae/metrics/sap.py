@@ -10,11 +10,12 @@ import warnings
 import numpy as np
 
 from disvae.metrics.family import MetricFamily
+from disvae.metrics.info import top_two
 
 
 def sap_from_scores(scores):
-    ordered = np.sort(scores, axis=0)[::-1]
-    return float((ordered[0] - ordered[1]).mean()) if len(ordered) > 1 else float(ordered[0].mean())
+    first, second = top_two(scores)
+    return float((first - second).mean())
 
 
 def sap(representation, dataset, rng, n_train=10000, n_test=5000):

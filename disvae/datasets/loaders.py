@@ -10,22 +10,17 @@ Views: a loss that consumes several observations per example gets (B, V, C, H, W
 With `world_size` > 1 every process takes its own shard of each epoch's permutation.
 """
 import torch
-from torch.nn import functional as F
 
+from disvae.pixels import pixel_losses
 from disvae.runtime import to_device
 
 VIEW_SAMPLINGS = (None, "triplet", "triplet_unsupervised")
 
 
 def image_distance(a, b, rec_dist="bernoulli"):
-    """Mean per-pixel distance between image batches (B, C, H, W) -> (B,)."""
-    if rec_dist == "gaussian":
-        per_pixel = (a - b).pow(2)
-    elif rec_dist == "laplace":
-        per_pixel = (a - b).abs()
-    else:  # bernoulli: cross-entropy of b under pixel probabilities a
-        per_pixel = F.binary_cross_entropy(a.clamp(1e-4, 1 - 1e-4), b, reduction="none")
-    return per_pixel.flatten(1).mean(1)
+    """Mean per-pixel reconstruction loss of images b under images a (pixel
+    probabilities): (B, C, H, W) -> (B,)."""
+    return pixel_losses(a, b, rec_dist, logits=False).flatten(1).mean(1)
 
 
 class BatchLoader:

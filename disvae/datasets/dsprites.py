@@ -35,8 +35,8 @@ import zipfile
 import numpy as np
 import torch
 
+from disvae.datasets.base import GroundTruthDataset, device_constant
 from disvae.runtime import to_device
-from utils.datasets.base import GroundTruthDataset, device_constant
 
 SPAN_PX = 32  # sprite centre in pixels: 16 + SPAN_PX * pos, pos = k / 31
 WINDOW = 32  # pixels around the centre that a sprite can cover (radius at most 13.6)

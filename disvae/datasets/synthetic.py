@@ -9,8 +9,8 @@ position grid. Pixels are uint8 values / 255.
 import numpy as np
 import torch
 
+from disvae.datasets.base import GroundTruthDataset, device_constant
 from disvae.options import Option, positive
-from utils.datasets.base import GroundTruthDataset, device_constant
 
 BASE_COLOURS = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1], [1, 0, 1]], dtype=np.float64)
 SQUARE_SIZES = (7, 9, 11, 13, 15)

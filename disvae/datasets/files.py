@@ -21,10 +21,10 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from disvae.datasets.base import TensorImageDataset
 from disvae.errors import DatasetFileError, DatasetNotFoundError
+from disvae.io import atomic_save_npy
 from disvae.options import Option
-from utils.datasets.base import TensorImageDataset
-from utils.io import atomic_save_npy
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 

@@ -7,10 +7,10 @@ in a module here; plus its test.
 `get_dataset(name)` returns the class (as the reference does); `load_dataset(name, ...)`
 builds an instance from its data root (default data/<data_folder>) and its options.
 """
+from disvae.datasets.base import DATA_DIR, TRIPLET_MODES, GroundTruthDataset, ImageDataset, TensorImageDataset
+from disvae.datasets.loaders import BatchLoader
 from disvae.errors import DatasetNotFoundError
 from disvae.registry import defined_subclass, discover
-from utils.datasets.base import DATA_DIR, TRIPLET_MODES, GroundTruthDataset, ImageDataset, TensorImageDataset
-from utils.datasets.loaders import BatchLoader
 
 DATASETS = discover(__name__, __path__, defined_subclass(ImageDataset), "datasets")  # name -> dataset class
 PROCEDURAL = [name for name, cls in DATASETS.items() if cls.procedural]

@@ -20,11 +20,11 @@ import os
 import numpy as np
 import torch
 
+from disvae.datasets.base import DATA_DIR
+from disvae.datasets.dsprites import DSprites
+from disvae.datasets.files import IMAGE_EXTENSIONS, _load_square, not_found
 from disvae.options import Option, unit_interval
 from disvae.runtime import to_device
-from utils.datasets.base import DATA_DIR
-from utils.datasets.dsprites import DSprites
-from utils.datasets.files import IMAGE_EXTENSIONS, _load_square, not_found
 
 MASK_MODES = ("fg", "bg")
 MAX_TEXTURES = 2048
