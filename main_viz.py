@@ -8,6 +8,7 @@ dataset alone (--dataset, written to results/dataset_<dataset>/).
 """
 import os
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,21 +28,32 @@ from utils.cli import OneLineParser, add_option, argparse_type, run_cli
 from utils.plots import plot_distance_matrices, plot_loss_curves, plot_metrics, plot_spacing_matrices
 from utils.visualize import PLOT_FILES, Visualizer, factor_traversal_grid
 
-# figures of the ground truth (the dataset's factors), with or without a model
-FACTOR_FILES = {"factor-traversals": "factor_traversals.png", "distances": "distances.png",
-                "latent-distances": "latent_distances.png", "latents": "latents.csv",
-                "xysquares-spacing": "xysquares_spacing.png"}
-NEEDS_FACTORS = ("factor-traversals", "distances", "latent-distances", "xysquares-spacing")
-MODEL_PLOTS = list(PLOT_FILES) + ["factor-traversals", "distances", "latent-distances", "latents"]
-DATASET_PLOTS = ["factor-traversals", "distances", "xysquares-spacing"]
-PLOTS = list(dict.fromkeys(MODEL_PLOTS + DATASET_PLOTS)) + ["all"]
+@dataclass(frozen=True)
+class Plot:
+    """One plot: its file in the results folder, and what it is drawn from."""
+    file: str
+    model: bool = True  # drawn for a trained model (NAME PLOT)
+    alone: bool = False  # drawn for a dataset alone (--dataset DATASET PLOT)
+    factors: bool = False  # needs ground-truth factors
+    dataset: str = None  # only this dataset's
+
+
+# every plot, once: the Visualizer's, then the figures of the ground truth (with or without a model)
+PLOTS = {**{name: Plot(file) for name, file in PLOT_FILES.items()},
+         "factor-traversals": Plot("factor_traversals.png", alone=True, factors=True),
+         "distances": Plot("distances.png", alone=True, factors=True),
+         "latent-distances": Plot("latent_distances.png", factors=True),
+         "latents": Plot("latents.csv"),
+         "xysquares-spacing": Plot("xysquares_spacing.png", model=False, alone=True, factors=True, dataset="xysquares")}
+MODEL_PLOTS = [name for name, plot in PLOTS.items() if plot.model]
+DATASET_PLOTS = [name for name, plot in PLOTS.items() if plot.alone]
 SPACINGS = range(1, 9)
 
 
 def parse_arguments(argv):
     parser = OneLineParser(description="CLI for plotting using pretrained models of `disvae`")
     parser.add_argument("targets", nargs="+", metavar="NAME PLOT",
-                        help=f"The results folder's name, then the plots, any of: {', '.join(PLOTS)}. "
+                        help=f"The results folder's name, then the plots, any of: {', '.join([*PLOTS, 'all'])}. "
                              "With --dataset, only plots.")
     parser.add_argument("--dataset", choices=PROCEDURAL, default=None,
                         help=f"Figures of this dataset alone, no model ({', '.join(DATASET_PLOTS)}, all), "
@@ -100,7 +112,7 @@ def main(argv=None):
                      is_posterior=args.is_posterior, is_show_loss=args.is_show_loss, idcs=args.idcs, seed=args.seed)
     plots = MODEL_PLOTS if "all" in args.plots else list(dict.fromkeys(args.plots))
     for plot in plots:
-        path = os.path.join(save_dir, FACTOR_FILES[plot]) if plot in FACTOR_FILES else viz.path(plot)
+        path = os.path.join(save_dir, PLOTS[plot].file)
         with phase(f"drawing {plot}"):
             written = draw(plot, args, viz, save_dir, path)
         if written:
@@ -112,16 +124,16 @@ def main(argv=None):
 def dataset_figures(args):
     """Figures of a procedural dataset alone: results/dataset_<name>[_spacing<k>]/."""
     dataset = load_dataset_of_run(dict(vars(args), data_root=None))
-    suffix = f"_spacing{args.xysquares_spacing}" if args.dataset == "xysquares" and args.xysquares_spacing != 8 else ""
-    save_dir = run_dir(f"dataset_{args.dataset}{suffix}")
+    save_dir = run_dir(f"dataset_{args.dataset}{dataset.options_suffix()}")
     os.makedirs(save_dir, exist_ok=True)
     plots = DATASET_PLOTS if "all" in args.plots else list(dict.fromkeys(args.plots))
     for plot in plots:
-        if plot == "xysquares-spacing" and args.dataset != "xysquares":
+        only = PLOTS[plot].dataset
+        if only not in (None, args.dataset):
             if "all" in args.plots:
                 continue
-            raise DisvaeError("xysquares-spacing draws XYSquares: use --dataset xysquares")
-        path = os.path.join(save_dir, FACTOR_FILES[plot])
+            raise DisvaeError(f"{plot} draws {only}: use --dataset {only}")
+        path = os.path.join(save_dir, PLOTS[plot].file)
         with phase(f"drawing {plot}"):
             draw_factor_plot(plot, args, dataset, path)
         keep(plot, os.path.basename(path))
@@ -143,15 +155,11 @@ def draw_factor_plot(plot, args, dataset, path, model=None):
             representation = ModelRepresentation(model, dataset, next(model.parameters()).device)
             encode = lambda indices: representation(indices)[0]  # noqa: E731
         matrices = factor_distance_matrices(dataset, numpy_rng(args), args.n_bases, encode)
-        name = args.name or dataset_label(args, dataset)
+        name = args.name or dataset.description()
         plot_distance_matrices(matrices, path, f"{name}: distances along factor traversals "
                                                f"(mean of {args.n_bases} per factor)")
     elif plot == "xysquares-spacing":
         plot_spacing_matrices(spacing_matrices(args, dataset.__class__), path)
-
-
-def dataset_label(args, dataset):
-    return f"{args.dataset} (spacing {dataset.spacing})" if args.dataset == "xysquares" else args.dataset
 
 
 def spacing_matrices(args, xysquares):
@@ -167,14 +175,14 @@ def spacing_matrices(args, xysquares):
 def draw(plot, args, viz, save_dir, path):
     """Write one plot, atomically (an interrupted plot leaves no partial file); False
     when `all` skips it for want of its input."""
-    if plot in NEEDS_FACTORS and not getattr(viz.dataset, "has_factors", False):
+    if PLOTS[plot].factors and not getattr(viz.dataset, "has_factors", False):
         if "all" in args.plots:
             print(f"skipped {plot}: the dataset has no ground-truth factors")
             return False
         raise DisvaeError(f"{plot} needs a dataset with ground-truth factors")
     if plot == "latents":
         write_latent_table(args, viz, path)
-    elif plot in FACTOR_FILES:
+    elif plot not in PLOT_FILES:
         draw_factor_plot(plot, args, viz.dataset, path, viz.model)
     elif plot == "loss-curves":
         plot_loss_curves(save_dir, path)

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from disvae.config import run_parameters  # noqa: E402
-from disvae.datasets import PROCEDURAL, load_dataset, load_dataset_of_run  # noqa: E402
+from disvae.datasets import DATASETS, PROCEDURAL, load_dataset, load_dataset_of_run  # noqa: E402
 from disvae.experiment import build_loss, make_loader  # noqa: E402
 from disvae.losses import LOSSES  # noqa: E402
 from disvae.metrics import METRICS, ModelRepresentation, compute_metrics, family_rng  # noqa: E402
@@ -115,7 +115,7 @@ def bench_metrics(name, device):
 
 
 def bench_data(name, batch_size, device, n=200):
-    dataset = load_dataset(name, device=device, **({"mask_root": "noise"} if name == "dsprites_masked" else {}))
+    dataset = load_dataset(name, device=device, **DATASETS[name].offline_options)
     generator = torch.Generator().manual_seed(0)
     dataset.get_batch(torch.randint(0, len(dataset), (batch_size,), generator=generator))
     sync(device)

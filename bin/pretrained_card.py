@@ -12,12 +12,13 @@ import os
 
 import _repo  # noqa: F401  (puts the repository root on sys.path)
 
-from disvae.config import experiment_parameters
+from disvae.config import all_options, experiment_parameters
 from disvae.datasets import get_dataset
 from disvae.evaluate import metrics_provenance, reusable_metrics
 from disvae.experiment import RESUME_KEYS
 from disvae.io import atomic_write_text
-from disvae.metrics import DEFAULT_METRICS, METRIC_LABELS
+from disvae.losses import LOSSES
+from disvae.metrics import DEFAULT_METRICS, HEADLINE_METRICS, METRIC_LABELS
 from disvae.modelio import load_model
 from disvae.results import (SHIPPED_MARK, read_metrics, read_specs, read_train_steps, rendering_note,
                             run_dir)
@@ -28,7 +29,7 @@ NOT_TRAINING = (set(RESUME_KEYS) - BUDGET_KEYS) | {"name", "resume", "archive", 
 
 
 def flag(key, value):
-    name = "--" + key.replace("_", "-")
+    name = all_options()[key].flag
     if isinstance(value, bool):
         return name if value else ""
     return f"{name} {' '.join(map(str, value)) if isinstance(value, list) else value}"
@@ -69,20 +70,32 @@ def card(name, budget):
     lines = [f"# {name}: pretrained {specs['loss']} on {specs['dataset']}", "",
              "Shipped with disvae so that its plots and metrics can be seen without training. "
              f"`python main.py -x {run_args.get('experiment', name)}` trains your own into "
-             f"`results/my_{name}/` and never touches this folder.", "",
+             f"`results/my_{run_args.get('experiment', name)}/` and never touches this folder.", "",
              "## Training", "",
              f"- Budget: {budget}; stopped by `--max-minutes`/`--max-steps` after {steps:,} steps "
              f"({images:,} images, {images / specs['n_data']:.2f} epochs, {seconds / 60:.1f} min of training, "
              f"{images / seconds:.0f} img/s).",
              f"- Model: {specs['model_type']}, {specs['latent_dim']} latents; seed {run_args['seed']}; "
              f"torch {specs['versions']['torch']}.",
-             *(["- Schedules that depend on the run length were scaled to the budget (`bin/study.py "
-                "--scale-schedules`; see `--reg-anneal` below)."] if "--reg-anneal" in command else []),
+             schedule_note(run_args, steps),
              f"- Data: {data_note(specs)}",
              "- Command:", "", "```bash", command, "```", ""]
     lines += metrics_and_use(name, folder, metrics)
     atomic_write_text(os.path.join(folder, SHIPPED_MARK), "\n".join(lines))
     return os.path.join(folder, SHIPPED_MARK)
+
+
+def schedule_note(run_args, steps):
+    """The run's --reg-anneal schedule, and whether it is its experiment's own or scaled to the budget."""
+    ours = run_args.get("reg_anneal")
+    own = vars(experiment_parameters(run_args.get("experiment", "custom"))).get("reg_anneal")
+    if not ours:
+        return "- Schedules: none (`--reg-anneal 0`: the regularisation at full strength from the first step)."
+    reach = f"full strength at step {ours:,}" + (f", beyond this run's {steps:,} steps" if ours > steps else "")
+    if ours == own:
+        return f"- Schedules: the experiment's own, `--reg-anneal {ours:,}` ({reach})."
+    return (f"- Schedules: scaled to the budget, `--reg-anneal {ours:,}` instead of the experiment's {own:,} "
+            f"(`bin/study.py --scale-schedules`; {reach}).")
 
 
 def data_note(specs):
@@ -136,20 +149,16 @@ def imported_card(name, folder, specs, metrics):
     return os.path.join(folder, SHIPPED_MARK)
 
 
-# the README's names of the losses (HTML, as GitHub renders it)
-LOSS_LABELS = {"VAE": "VAE", "betaH": "β-VAE<sub>H</sub>", "betaB": "β-VAE<sub>B</sub>", "factor": "FactorVAE",
-               "btcvae": "β-TCVAE", "dipvaeI": "DIP-VAE-I", "dipvaeII": "DIP-VAE-II", "adatvae": "Ada-TVAE"}
-TABLE_METRICS = ["mig_histogram", "mig_histogram_no_shape", "mig_sampled", "dci_disentanglement", "sap",
-                 "factor_vae_score", "beta_vae_score", "gt_correlation",
-                 "axis_alignment_ratio_normalised"]  # labelled by METRIC_LABELS
 
 
 def table_row(name):
     folder = run_dir(name)
     specs, metrics = read_specs(folder), read_metrics(folder)
-    label = LOSS_LABELS.get(specs["loss"], specs["loss"])
+    label = LOSSES[specs["loss"]].label or specs["loss"]
     if specs["dataset"] != "dsprites":
         label += f", {specs['dataset']}"
+    if name not in (f"{specs['loss']}_{specs['dataset']}", f"reference_{specs['loss']}_{specs['dataset']}"):
+        label += f" ({name})"
     imported = "imported_from" in specs
     steps_log = read_train_steps(folder)
     minutes = f"{float(steps_log[-1]['wall_time_s']) / 60:.0f}" if steps_log else "-"
@@ -157,14 +166,14 @@ def table_row(name):
     trained_by = "reference toolkit" if imported else "disvae"
     cells = [f"[{label}](results/{name}/{SHIPPED_MARK})", trained_by, data, f"{specs['global_step']:,}", minutes,
              str(specs["args"]["seed"])]
-    cells += [f"{metrics[key]:.2f}" if key in metrics else "-" for key in TABLE_METRICS]
+    cells += [f"{metrics[key]:.2f}" if key in metrics else "-" for key in HEADLINE_METRICS]
     return "| " + " | ".join(cells) + " |"
 
 
 def table(names):
     """The markdown table of the shipped models `names`: steps, training minutes, seed, headline metrics."""
     header = ["model", "trained by", "images", "steps", "minutes", "seed"] + [METRIC_LABELS.get(key, key)
-                                                                              for key in TABLE_METRICS]
+                                                                              for key in HEADLINE_METRICS]
     return "\n".join(["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)] +
                       [table_row(name) for name in names]) + "\n"
 

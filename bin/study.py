@@ -13,7 +13,7 @@ results/<study>/ (see disvae/study.py): runs/, study.csv, summary.md and its fig
 --grid OPTION=V1,V2 varies any option of `python main.py -h` (a loss's options add that
 loss to the study; general ones apply to every loss; one value fixes it). Schedules keep
 the experiment's own lengths (e.g. betaB's capacity over --reg-anneal steps) unless
---scale-schedules shrinks them to the budget, as bin/plan_budget.py prints.
+--scale-schedules shrinks them to the budget.
 """
 import argparse
 import os

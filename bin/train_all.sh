@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Train every predefined dSprites experiment and the research experiments ($DISVAE_RESULTS or results/, <experiment>/).
-# Usage: bin/train_all.sh [-j N]    N experiments in parallel (default: one by one)
+# Train every loss on dSprites (<loss>_dsprites), then every experiment hyperparam.ini names on a
+# procedural dataset (best_dsprites, Ada-TVAE's research experiments), into $DISVAE_RESULTS or
+# results/<experiment>/. The list comes from the loss registry and hyperparam.ini
+# (disvae.config.procedural_experiments): a new loss or experiment joins it by itself.
+# Usage: bin/train_all.sh [-j N] [-n]    N experiments in parallel (default: one by one); -n prints them
 . "$(dirname "$0")/common.sh"
-for loss in VAE betaH betaB factor btcvae dipvaeI dipvaeII; do
-    echo "python main.py -x ${loss}_dsprites --is-metrics --no-progress-bar"
-done | run_all
-for exp in best_dsprites adatvae_dsprites adatvae_xyobject adatvae_xysquares \
-           adatvae_unsup_dsprites adatvae_unsup_xyobject adatvae_unsup_xysquares; do
-    echo "python main.py -x $exp --is-metrics --no-progress-bar"
+python -c "from disvae.config import procedural_experiments, read_config
+print('\n'.join(procedural_experiments(read_config())))" |
+while read -r experiment; do
+    echo "python main.py -x $experiment --is-metrics --no-progress-bar"
 done | run_all

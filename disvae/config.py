@@ -105,6 +105,20 @@ def offered_experiments(parser):
     return offered
 
 
+def procedural_experiments(parser):
+    """What bin/train_all.sh trains: every loss on dSprites (`<loss>_dsprites`), then each
+    experiment hyperparam.ini names itself on a procedural dataset (best_dsprites, the
+    Ada-TVAE research experiments, ...), in that order."""
+    names = [f"{loss}_dsprites" for loss in LOSSES if f"{loss}_dsprites" in offered_experiments(parser)]
+    for name in parser.sections():
+        if name == "Custom" or name.startswith("Common_") or name in names:
+            continue
+        dataset = experiment_values(parser, name, LOSSES, DATASETS).get("dataset")
+        if dataset in DATASETS and DATASETS[dataset].procedural:
+            names.append(name)
+    return names
+
+
 # ----------------------------------------------------------------- the declared options
 
 def option_groups(experiments=None):
@@ -137,6 +151,12 @@ def all_options(experiments=None):
                 raise RuntimeError(f"option {option.name!r} is declared twice")
             options[option.name] = option
     return options
+
+
+def flag_names(names):
+    """The command-line flags of the options `names`, as one comma-separated string."""
+    options = all_options()
+    return ", ".join(options[name].flag for name in names)
 
 
 def dataset_of_option(name):

@@ -10,11 +10,12 @@ dataset has one) and, with --is-metrics, metrics.log -> specs.json marked done.
 """
 import argparse
 import contextlib
+import logging
 import os
 
 import torch
 
-from disvae.config import run_parameters
+from disvae.config import all_options, flag_names, run_parameters
 from disvae.datasets import BatchLoader, load_dataset_of_run
 from disvae.distributed import barrier, init_from_env, shutdown
 from disvae.errors import DisvaeError
@@ -25,6 +26,7 @@ from disvae.losses import get_loss_f
 from disvae.modelio import load_checkpoint, load_model
 from disvae.models import build_model
 from disvae.optim import adam
+from disvae.options import check_value
 from disvae.phases import keep, phase
 from disvae.results import (check_results_dir, check_same_rendering, name_run, prepare_results_dir,
                             read_checkpoint_pointer, read_specs, rendering_note, run_dir, run_lock, specs_of,
@@ -50,6 +52,25 @@ def parameters(typed):
     return name_run(run_parameters(typed))
 
 
+def train_run(name, experiment="custom", logger=None, **options):
+    """Train the run results/<name>/ from Python, as `python main.py NAME -x EXPERIMENT
+    --OPTION VALUE ...` would: `options` by their parameter names (max_steps=200,
+    betaH_B=2.0, is_metrics=True; resume=True continues the run), each checked by the
+    rules of its flag. Returns the exit status (0; 130 interrupted; 3 non-finite loss)."""
+    declared = all_options()
+    unknown = sorted(set(options) - set(declared))
+    if unknown:
+        raise DisvaeError(f"no option {', '.join(unknown)} (the parameter names of `python main.py -h`)")
+    try:
+        typed = {key: check_value(declared[key], value, "train_run") for key, value in options.items()}
+    except ValueError as err:
+        raise DisvaeError(str(err)) from None
+    typed["name"] = name
+    if experiment != "custom":
+        typed["experiment"] = experiment
+    return run(parameters(typed), logger or logging.getLogger("disvae"))
+
+
 def resume_parameters(typed):
     """Parameters of an existing run from its specs.json (typed budget, logging and
     evaluation flags win; any other typed flag is an error)."""
@@ -62,10 +83,8 @@ def resume_parameters(typed):
     params = argparse.Namespace(**specs["args"])
     fixed = [key for key in typed if key not in RESUME_KEYS + ("name", "resume")]
     if fixed:
-        flags = ", ".join("--" + key.replace("_", "-") for key in fixed)
-        raise DisvaeError(f"{flags} cannot change with --resume: the run keeps the parameters of its specs.json "
-                          f"(typed with --resume, only these apply: "
-                          f"{', '.join('--' + k.replace('_', '-') for k in RESUME_KEYS)})")
+        raise DisvaeError(f"{flag_names(fixed)} cannot change with --resume: the run keeps the parameters of its "
+                          f"specs.json (typed with --resume, only these apply: {flag_names(RESUME_KEYS)})")
     if specs.get("status") == "done":
         extends = typed.get("epochs", 0) > params.epochs or "max_minutes" in typed \
             or typed.get("max_steps", 0) > (specs.get("global_step") or 0)

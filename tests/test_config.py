@@ -37,6 +37,37 @@ def test_custom_section_agrees_with_the_declared_defaults():
                           else declared), key
 
 
+# the loss lines of the reference toolkit's hyperparam.ini [Custom] (../shared/seeds/002_*), which
+# the losses declare as their options' defaults and this toolkit's [Custom] no longer repeats
+REFERENCE_LOSS_DEFAULTS = {"betaH_B": 4, "betaB_initC": 0, "betaB_finC": 25, "betaB_G": 1000, "factor_G": 6,
+                           "lr_disc": 5e-5, "btcvae_A": 1, "btcvae_G": 1, "btcvae_B": 6}
+
+
+def test_losses_declare_the_reference_defaults_and_their_constructors_take_them():
+    options = all_options()
+    assert {key: options[key].default for key in REFERENCE_LOSS_DEFAULTS} == REFERENCE_LOSS_DEFAULTS
+    for name, cls in LOSSES.items():
+        loss = cls(**{key: 100 for key in cls.context})  # every option argument left to its declaration
+        assert {arg: vars(loss).get(arg, option.default) for arg, option in cls.options.items()} == \
+            {arg: option.default for arg, option in cls.options.items()}, name
+    assert LOSSES["betaH"](2.0).beta == 2.0 and LOSSES["betaH"](beta=3.0).beta == 3.0  # given values win
+
+
+def test_every_experiment_sets_only_options_of_its_own_loss_and_dataset():
+    """A section that sets a loss's or a dataset's option trains that loss on that dataset
+    (adatvae_unsup_* once set adatvae's options on the default betaB and mnist)."""
+    parser = read_config()
+    owners = {option.name: ("loss", name) for name, cls in LOSSES.items() for option in cls.options.values()}
+    owners.update({option.name: ("dataset", name) for name, cls in DATASETS.items() for option in cls.options.values()})
+    for experiment in disvae.config.offered_experiments(parser):
+        if not parser.has_section(experiment):
+            continue
+        params = run_parameters({"experiment": experiment})
+        for key in parser[experiment]:
+            kind, owner = owners.get(key, (None, None))
+            assert kind is None or owner == getattr(params, kind), (experiment, key, params.loss, params.dataset)
+
+
 def test_every_flag_is_declared_once_and_every_option_has_help():
     flags = [flag for o in all_options().values() for flag in (*o.cli_flags, *o.aliases)]
     assert len(flags) == len(set(flags))

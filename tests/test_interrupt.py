@@ -99,13 +99,14 @@ def test_weights_checksum_is_independent():
 
 
 def test_interrupted_plot_keeps_earlier_plots_and_no_partial_file(trained, monkeypatch, capsys):
+    from disvae.io import atomic_write
     from utils import visualize
 
     def interrupted_gif(self):  # the GIF writer is stopped half-way through its file
         def half_written(f):
             f.write(b"GIF89a partial")
             raise KeyboardInterrupt
-        visualize.atomic_write(self.path("gif-traversals"), half_written)
+        atomic_write(self.path("gif-traversals"), half_written)
     monkeypatch.setattr(visualize.Visualizer, "gif_traversals", interrupted_gif)
     assert main_viz.run_cli(main_viz.main, ["ev", "all"]) == 130
     err = capsys.readouterr().err.strip()

@@ -5,7 +5,6 @@ import pytest
 import main
 import main_viz
 from disvae.frames import traversal_values
-from utils.visualize import PLOT_FILES
 
 
 @pytest.fixture
@@ -18,8 +17,7 @@ def trained(tiny_run):
 
 def test_all_plots_written_and_not_blank(trained):
     assert main_viz.main(["viz", "all", "-s", "1", "-r", "3", "-c", "4", "--is-show-loss"]) == 0
-    figures = dict(PLOT_FILES, **{p: main_viz.FACTOR_FILES[p] for p in main_viz.MODEL_PLOTS
-                                  if p in main_viz.FACTOR_FILES and p != "latents"})
+    figures = {plot: main_viz.PLOTS[plot].file for plot in main_viz.MODEL_PLOTS if plot != "latents"}
     for plot, filename in figures.items():
         path = trained / filename
         assert path.exists() and path.stat().st_size > 1000, plot

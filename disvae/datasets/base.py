@@ -45,10 +45,28 @@ class ImageDataset(torch.utils.data.Dataset):
     version = 1  # of the images: raised when the same parameters render other images
     img_size = None  # (C, H, W)
     has_factors = False
+    offline_options = {}  # option values under which it renders without any file (benchmarks, tests)
 
     @classmethod
     def default_root(cls):
         return os.path.join(DATA_DIR, cls.data_folder or cls.name)
+
+    def option_values(self):
+        """{constructor argument: value} of its own options (an instance keeps each as the
+        attribute of the argument's name; one it does not keep counts as its default)."""
+        return {argument: getattr(self, argument, option.default) for argument, option in self.options.items()}
+
+    def options_suffix(self):
+        """"_<argument><value>" per option away from its default ("" at the defaults): the
+        folder suffix of figures of this dataset alone (results/dataset_xysquares_spacing4/)."""
+        return "".join(f"_{argument}{value}" for argument, value in self.option_values().items()
+                       if value != self.options[argument].default)
+
+    def description(self):
+        """Its name, and the options away from their defaults: "xysquares (spacing 4)"."""
+        changed = [f"{argument} {value}" for argument, value in self.option_values().items()
+                   if value != self.options[argument].default]
+        return f"{self.name} ({', '.join(changed)})" if changed else self.name
 
     def __len__(self):
         raise NotImplementedError

@@ -79,6 +79,7 @@ class DSpritesMasked(DSprites):
         "mask_root": Option("mask_root", None, "dsprites_masked: folder of natural images for the textures "
                             "(default: data/tiny-imagenet/), or `noise` for procedural noise (offline)."),
     }
+    offline_options = {"mask_root": "noise"}
 
     def __init__(self, root=None, device="cpu", mask_mode="bg", mask_strength=1.0, mask_root=None):
         super().__init__(root, device)
@@ -86,7 +87,7 @@ class DSpritesMasked(DSprites):
             raise ValueError(f"mask mode must be one of {MASK_MODES}, got {mask_mode!r}")
         if not 0 <= mask_strength <= 1:
             raise ValueError(f"mask strength must be in [0, 1], got {mask_strength}")
-        self.mask_mode, self.mask_strength = mask_mode, float(mask_strength)
+        self.mask_mode, self.mask_strength, self.mask_root = mask_mode, float(mask_strength), mask_root
         self.textures = None if mask_root == "noise" else \
             load_textures(mask_root or os.path.join(DATA_DIR, "tiny-imagenet"))
 

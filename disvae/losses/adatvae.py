@@ -69,6 +69,7 @@ def shared_mask(posterior_u, posterior_v, ratio=0.5, mode="dist"):
 
 class AdaTVAELoss(BaseLoss):
     name = "adatvae"
+    label = "Ada-TVAE"
     title = "Ada-TVAE specific parameters"
     view_sampling = "triplet"  # supervised: needs ground-truth factors (unsupervised: any dataset)
     options = {
@@ -95,10 +96,8 @@ class AdaTVAELoss(BaseLoss):
                               unit_interval),
     }
 
-    def __init__(self, beta=0.01, triplet_margin=10.0, triplet_p=1, triplet_scale=1.0,
-                 triplet_loss="triplet", thresh_mode="dist", thresh_ratio=0.5, share_scale=0.5,
-                 schedule="up_ratio", schedule_steps=0, unsupervised=False, triplet_mode="manhattan_scaled",
-                 swap_chance=0.0, **kwargs):
+    def __init__(self, beta, triplet_margin, triplet_p, triplet_scale, triplet_loss, thresh_mode, thresh_ratio,
+                 share_scale, schedule, unsupervised, triplet_mode, swap_chance, schedule_steps=0, **kwargs):
         super().__init__(**kwargs)
         self.view_options = {"triplet_mode": triplet_mode, "swap_chance": swap_chance}
         self.beta = beta

@@ -2,7 +2,7 @@
 counter, and the interface the trainer uses.
 
 A loss declares what it needs, next to its code:
-- `name`: its registry name (`-l NAME`; may contain `_`);
+- `name`: its registry name (`-l NAME`; may contain `_`), and `label` for tables;
 - `options`: {constructor argument: Option}, its own parameters (CLI flags, defaults,
   types, help; hyperparam.ini and specs.json values are checked against them);
 - `context`: what it needs to know of the run beyond its options ("n_data", "latent_dim");
@@ -11,12 +11,17 @@ A loss declares what it needs, next to its code:
   "triplet", "triplet_unsupervised": (B, 3, C, H, W)) and `view_options` for the loader;
 - `fixed_defaults`: values of general options it uses unless they are typed (the plain
   VAE: no KL annealing).
+Its `__init__` takes its options' arguments without defaults: a constructor argument not
+given takes its Option's default (`__init_subclass__`), so each default is written once.
 The trainer asks it for
 - `forward(model, x)` -> (loss, logs): the loss runs the model itself, so each loss
   decides which forward passes it needs; `logs` maps names to detached tensors;
 - `after_step()`: work after the model's optimiser step (FactorVAE's discriminator).
 Being an `nn.Module`, a loss carries its own networks and state in `state_dict()`.
 """
+import functools
+import inspect
+
 from torch import nn
 
 from disvae.gaussian import kl_normal_per_dim
@@ -25,6 +30,7 @@ from disvae.losses.terms import linear_annealing, reconstruction_loss
 
 class BaseLoss(nn.Module):
     name = None
+    label = None  # its name in tables and figures (HTML, as GitHub renders it; default: `name`)
     title = None  # the title of its group of options in `-h` (default: "<name> specific parameters")
     options = {}
     context = ()
@@ -32,6 +38,24 @@ class BaseLoss(nn.Module):
     view_sampling = None
     view_options = {}
     fixed_defaults = {}  # values of general options this loss uses unless they are typed
+
+    def __init_subclass__(cls, **kwargs):
+        """The subclass's `__init__` gets its options' declared defaults for the arguments not given."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or not cls.options:
+            return
+        signature = inspect.signature(init)
+        missing = sorted(set(cls.options) - set(signature.parameters))
+        if missing:
+            raise TypeError(f"{cls.__name__}.__init__ takes no argument for its option(s) {', '.join(missing)}")
+
+        @functools.wraps(init)
+        def init_with_defaults(self, *args, **given):
+            bound = signature.bind_partial(self, *args, **given).arguments
+            defaults = {argument: option.default for argument, option in cls.options.items() if argument not in bound}
+            init(self, *args, **given, **defaults)
+        cls.__init__ = init_with_defaults
 
     @classmethod
     def from_parameters(cls, params, n_data=None, latent_dim=None):

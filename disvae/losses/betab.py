@@ -12,6 +12,7 @@ from disvae.options import Option, non_negative
 
 class BetaBLoss(BaseLoss):
     name = "betaB"
+    label = "β-VAE<sub>B</sub>"
     title = "BetaB specific parameters"
     options = {
         "C_init": Option("betaB_initC", 0.0, "Starting annealed capacity.", non_negative(float)),
@@ -20,7 +21,7 @@ class BetaBLoss(BaseLoss):
                         non_negative(float)),
     }
 
-    def __init__(self, C_init=0.0, C_fin=25.0, gamma=1000.0, **kwargs):
+    def __init__(self, C_init, C_fin, gamma, **kwargs):
         super().__init__(**kwargs)
         self.C_init, self.C_fin, self.gamma = C_init, C_fin, gamma
 

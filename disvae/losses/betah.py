@@ -9,10 +9,11 @@ from disvae.options import Option, non_negative
 
 class BetaHLoss(BaseLoss):
     name = "betaH"
+    label = "β-VAE<sub>H</sub>"
     title = "BetaH specific parameters"
     options = {"beta": Option("betaH_B", 4.0, "Weight of the KL (beta in the paper).", non_negative(float))}
 
-    def __init__(self, beta=4.0, **kwargs):
+    def __init__(self, beta, **kwargs):
         super().__init__(**kwargs)
         self.beta = beta
 

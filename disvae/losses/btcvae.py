@@ -20,6 +20,7 @@ ESTIMATORS = ("mss", "mws")
 
 class BtcvaeLoss(BaseLoss):
     name = "btcvae"
+    label = "β-TCVAE"
     title = "beta-tcvae specific parameters"
     options = {
         "alpha": Option("btcvae_A", 1.0, "Weight of the MI term (alpha in the paper).", float),
@@ -31,7 +32,7 @@ class BtcvaeLoss(BaseLoss):
     context = ("n_data",)
     min_batch = 2  # q(z) is estimated from the other B - 1 examples
 
-    def __init__(self, n_data, alpha=1.0, beta=6.0, gamma=1.0, estimator="mss", **kwargs):
+    def __init__(self, n_data, alpha, beta, gamma, estimator, **kwargs):
         super().__init__(**kwargs)
         self.n_data = n_data
         self.alpha, self.beta, self.gamma = alpha, beta, gamma

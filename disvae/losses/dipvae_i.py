@@ -31,11 +31,12 @@ def dip_options(name, lambda_d_factor):
 
 class DipVAEILoss(BaseLoss):
     name = "dipvaeI"
+    label = "DIP-VAE-I"
     title = "DIP-VAE-I specific parameters"
     options = dip_options("dipvaeI", 10.0)
     min_batch = 2  # a covariance over the batch
 
-    def __init__(self, lambda_od=10.0, lambda_d_factor=10.0, **kwargs):
+    def __init__(self, lambda_od, lambda_d_factor, **kwargs):
         super().__init__(**kwargs)
         self.lambda_od = lambda_od
         self.lambda_d = lambda_d_factor * lambda_od

@@ -16,10 +16,11 @@ from disvae.losses.terms import batch_covariance
 
 class DipVAEIILoss(DipVAEILoss):
     name = "dipvaeII"
+    label = "DIP-VAE-II"
     title = "DIP-VAE-II specific parameters"
     options = dip_options("dipvaeII", 1.0)
 
-    def __init__(self, lambda_od=10.0, lambda_d_factor=1.0, **kwargs):
+    def __init__(self, lambda_od, lambda_d_factor, **kwargs):
         super().__init__(lambda_od=lambda_od, lambda_d_factor=lambda_d_factor, **kwargs)
 
     def covariance(self, mean, logvar):

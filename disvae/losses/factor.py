@@ -31,6 +31,7 @@ def permute_dims(z, generator=None):
 
 class FactorKLoss(BaseLoss):
     name = "factor"
+    label = "FactorVAE"
     title = "factor VAE specific parameters"
     options = {
         "gamma": Option("factor_G", 6.0, "Weight of the TC term (gamma in the paper).", non_negative(float)),
@@ -39,7 +40,7 @@ class FactorKLoss(BaseLoss):
     context = ("latent_dim",)
     min_batch = 2  # the batch is split in two halves
 
-    def __init__(self, latent_dim, gamma=6.0, lr_disc=5e-5, **kwargs):
+    def __init__(self, latent_dim, gamma, lr_disc, **kwargs):
         super().__init__(**kwargs)
         self.gamma = gamma
         self.discriminator = Discriminator(latent_dim)

@@ -9,6 +9,7 @@ from disvae.losses.base import BaseLoss
 
 class VAELoss(BaseLoss):
     name = "VAE"
+    label = "VAE"
     fixed_defaults = {"reg_anneal": 0}  # the plain ELBO: no KL annealing unless --reg-anneal is typed
     def compute(self, model, x):
         rec, kl_per_dim, _, _ = self.vae_terms(model, x)
