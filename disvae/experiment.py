@@ -34,7 +34,7 @@ from disvae.results import (check_results_dir, check_same_rendering, name_run, p
 from disvae.runtime import (configure_backends, cpu_has_native_bf16, default_threads, get_device, set_seed,
                             training_dtype)
 from disvae.tensorboard import TensorBoardLog, summary_writer_class
-from disvae.training import NonFiniteLoss, Trainer, TrainingInterrupted
+from disvae.training import NonFiniteLoss, Plan, Trainer, TrainingInterrupted
 
 # evaluation flags: typed ones apply to an earlier run (--is-eval-only, --resume)
 EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "recompute_metrics", "no_test", "eval_batchsize")
@@ -155,39 +155,11 @@ def evaluate_trained(params, save_dir, device, logger):
 
 
 def train(params, save_dir, device, rank, world_size, logger):
+    """Train (or resume) the run, then its training GIF, test losses and metrics; returns
+    the exit status (0; 130 interrupted; 3 non-finite loss)."""
     is_main = rank == 0
     dataset = load_dataset_of_run(vars(params), device)
-    model = build_model(params.model_type, dataset.img_size, params.latent_dim).to(device)
-    if device.type == "cpu":
-        model.use_channels_last()
-    seed = params.seed if params.seed is not None else int(torch.seed() % 2**31)
-    loss_f = build_loss(params, dataset).to(device)
-    loader = make_loader(params, dataset, loss_f, params.batch_size, shuffle=True, rank=rank, world_size=world_size,
-                         seed=seed, drop_last=world_size > 1)
-    loss_f.set_total_steps(min(params.epochs * len(loader), params.max_steps or float("inf")))
-    train_model = model
-    if world_size > 1:
-        train_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    if params.compile:
-        logger.info("compiling the model (torch.compile): the first steps wait for the compiler")
-        train_model = torch.compile(train_model)
-    optimizer = adam(model.parameters(), lr=params.lr)
-    dtype = training_dtype(params.precision, device)
-    logger.info("training arithmetic: %s (--precision %s)", "bfloat16 autocast" if dtype else "float32",
-                params.precision)
-    if dtype is torch.bfloat16 and device.type == "cpu" and not cpu_has_native_bf16():
-        logger.warning("this CPU has no native bfloat16 (AVX-512 BF16 or AMX): bf16 is emulated and "
-                       "several times slower than float32 here (--precision auto picks float32)")
-
-    observer = TensorBoardLog(os.path.join(save_dir, "tensorboard"), decompress_frame) \
-        if params.tensorboard and is_main else None
-    trainer = Trainer(model, optimizer, loss_f, loader, save_dir, device=device, train_model=train_model,
-                      checkpoint_every=params.checkpoint_every, checkpoint_steps=params.checkpoint_steps,
-                      checkpoint_seconds=60 * params.checkpoint_minutes, max_steps=params.max_steps,
-                      max_seconds=60 * params.max_minutes if params.max_minutes else None,
-                      progress_bar=not params.no_progress_bar, is_main=is_main, log_every=params.log_every,
-                      frame_fn=training_frame, autocast_dtype=dtype, logger=logger, observer=observer)
+    trainer = build_trainer(params, dataset, save_dir, device, rank, world_size, logger)
     if params.resume:
         latest = read_checkpoint_pointer(save_dir)
         if latest is None:
@@ -208,15 +180,48 @@ def train(params, save_dir, device, rank, world_size, logger):
         logger.error("stopped: %s", err)
         return 3
     finally:
-        if observer is not None:
-            observer.close()
+        if trainer.logs.observer is not None:
+            trainer.logs.observer.close()
     if is_main:
         write_training_gif(trainer.frames, os.path.join(save_dir, "training.gif"))
-        model.eval()
-        evaluate(params, model, dataset, loss_f, save_dir, device, logger)
+        trainer.model.eval()
+        evaluate(params, trainer.model, dataset, trainer.loss_f, save_dir, device, logger)
         write_specs(save_dir, specs_of(params, dataset, trainer.global_step, status="done"))
         logger.info("results in %s", save_dir)
     return 0
+
+
+def build_trainer(params, dataset, save_dir, device, rank, world_size, logger):
+    """The model, loss, loader, optimiser and arithmetic of a run, in a Trainer with its plan."""
+    model = build_model(params.model_type, dataset.img_size, params.latent_dim).to(device)
+    if device.type == "cpu":
+        model.use_channels_last()
+    seed = params.seed if params.seed is not None else int(torch.seed() % 2**31)
+    loss_f = build_loss(params, dataset).to(device)
+    loader = make_loader(params, dataset, loss_f, params.batch_size, shuffle=True, rank=rank, world_size=world_size,
+                         seed=seed, drop_last=world_size > 1)
+    loss_f.set_total_steps(min(params.epochs * len(loader), params.max_steps or float("inf")))
+    train_model = model
+    if world_size > 1:
+        train_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    if params.compile:
+        logger.info("compiling the model (torch.compile): the first steps wait for the compiler")
+        train_model = torch.compile(train_model)
+    dtype = training_dtype(params.precision, device)
+    logger.info("training arithmetic: %s (--precision %s)", "bfloat16 autocast" if dtype else "float32",
+                params.precision)
+    if dtype is torch.bfloat16 and device.type == "cpu" and not cpu_has_native_bf16():
+        logger.warning("this CPU has no native bfloat16 (AVX-512 BF16 or AMX): bf16 is emulated and "
+                       "several times slower than float32 here (--precision auto picks float32)")
+    observer = TensorBoardLog(os.path.join(save_dir, "tensorboard"), decompress_frame) \
+        if params.tensorboard and rank == 0 else None
+    plan = Plan(max_steps=params.max_steps, max_seconds=60 * params.max_minutes if params.max_minutes else None,
+                checkpoint_every=params.checkpoint_every, checkpoint_steps=params.checkpoint_steps,
+                checkpoint_seconds=60 * params.checkpoint_minutes, log_every=params.log_every)
+    return Trainer(model, adam(model.parameters(), lr=params.lr), loss_f, loader, save_dir, device, plan,
+                   train_model=train_model, autocast_dtype=dtype, frame_fn=training_frame, observer=observer,
+                   progress_bar=not params.no_progress_bar, is_main=rank == 0, logger=logger)
 
 
 def evaluate(params, model, dataset, loss_f, save_dir, device, logger):

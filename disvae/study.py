@@ -93,10 +93,11 @@ def parse_grid(items):
     """['betaH_B=1,4,6', 'lr=1e-3,5e-4'] -> {option: [values]} (values checked by the
     option's own parser); an unknown option or refused value is a DisvaeError."""
     options = all_options()
+    by_flag = {flag: name for name, option in options.items() for flag in option.cli_flags}
     grid = {}
     for item in items:
         name, sep, values = item.partition("=")
-        name = name.strip().lstrip("-").replace("-", "_")
+        name = by_flag.get(name.strip(), name.strip())  # an option's name, or one of its flags
         if not sep or not values:
             raise DisvaeError(f"--grid {item!r}: expected OPTION=V1,V2,... (e.g. betaH_B=1,4,6)")
         if name not in options or not options[name].in_ini or options[name].kind != "value":

@@ -107,7 +107,7 @@ def test_the_toy_loss_trains_on_the_toy_dataset_and_the_toy_metric_scores_it(toy
     metrics = json.loads((toy_tree / "results" / "toy" / "metrics.log").read_text())
     assert metrics["toy_spread"] >= 0 and set(metrics["mig_sampled_per_factor"]) == {"row", "col"}
     table = run(toy_tree, sys.executable, "bin/pretrained_card.py", "--table", "toy")
-    assert "Toy spread" in table.splitlines()[0] and "[toyloss, toybars]" in table
+    assert "Toy spread" in table.splitlines()[0] and "[toyloss, toybars (toy)]" in table
     planned = run(toy_tree, sys.executable, "bin/study.py", "plan", "--losses", "toyloss", "--datasets", "toybars",
                   "--seeds", "2", "--steps", "2", "--status")
     assert "2 runs" in planned

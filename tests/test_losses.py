@@ -296,6 +296,26 @@ def test_every_loss_trains_the_encoder_and_logs_per_latent_kl(name):
     assert {"loss", "recon_loss", "kl_loss", "kl_loss_0", "kl_loss_2"} <= set(logs)
 
 
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_every_loss_is_at_full_strength_from_step_reg_anneal_on(name):
+    """--reg-anneal N only ramps the regularisation in: from step N on, every loss trains
+    as it does without annealing (the annealed losses' own ramps: ANNEALED below)."""
+    x = torch.rand(4, 3, 1, 32, 32) if LOSSES[name].view_sampling else torch.rand(4, 1, 32, 32)
+    values = {}
+    for anneal in (4, 0):
+        torch.manual_seed(9)
+        model = build_model("Burgess", (1, 32, 32), 3).eval()  # z = mean: the same terms at every step
+        params = run_parameters({"loss": name, "latent_dim": 3, "dataset": "dsprites", "reg_anneal": anneal})
+        loss_f = get_loss_f(name, params, n_data=1000, latent_dim=3).train()
+        loss_f.set_total_steps(8)
+        values[anneal] = []
+        for _ in range(8):
+            loss, _ = loss_f(model, x)
+            loss_f.after_step()
+            values[anneal].append(float(loss.detach()))
+    assert values[4][3:] == pytest.approx(values[0][3:], rel=1e-6)  # steps 4..8
+
+
 def test_betah_objective_from_torch_distributions():
     """beta-VAE_H: L = -log Bernoulli(x; sigmoid(logits)) summed over pixels + beta * KL(q(z|x) ||
     N(0, I)) summed over latents, both averaged over the batch (eval mode: z is the mean)."""
@@ -315,7 +335,7 @@ def test_betah_objective_from_torch_distributions():
     assert float(loss.detach()) == pytest.approx(float(rec + 4.0 * kl), rel=1e-5)
 
 
-ANNEALED = {  # loss -> (constructor, the loss rebuilt from its logs with annealing weight w)
+ANNEALED = {  # each annealed loss's own ramp: (constructor, the loss rebuilt from its logs with weight w)
     "VAE": (lambda: VAELoss(steps_anneal=10), lambda logs, w: logs["recon_loss"] + w * logs["kl_loss"]),
     "betaH": (lambda: BetaHLoss(beta=4.0, steps_anneal=10),
               lambda logs, w: logs["recon_loss"] + w * 4.0 * logs["kl_loss"]),

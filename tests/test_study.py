@@ -42,6 +42,7 @@ def test_unsupervised_study_v1_is_disentanglement_libs_grid():
 
 
 def test_a_command_line_grid_goes_to_its_losses_and_names_each_run():
+    assert parse_grid(["--betaH-B=1,4", "-z=4"]) == {"betaH_B": [1.0, 4.0], "latent_dim": [4]}  # flags too
     grid = parse_grid(["btcvae_B=1,4", "lr=1e-3,5e-4", "betaH_B=2"])
     runs = expand(configs_of(["VAE"], grid), ["dsprites", "xysquares"], [7])
     assert len(runs) == 2 * (2 + 2 * 2 + 2)  # VAE x lr, btcvae x B x lr, betaH x lr; per dataset

@@ -11,7 +11,8 @@ from disvae.losses import LOSSES
 from disvae.models import build_model
 from disvae.optim import adam
 from disvae.syncs import HostSyncRecorder
-from disvae.training import RunningSums, Trainer
+from disvae.training import Plan, Trainer
+from disvae.trainlogs import RunningSums
 
 SYNCS = {
     "item": lambda t: t.sum().item(),
@@ -61,8 +62,8 @@ def trainer_on(device, loss, dataset_name, **extra):
     loss_f = build_loss(params, dataset).to(device)
     loader = make_loader(params, dataset, loss_f, params.batch_size, shuffle=True, seed=0)
     loss_f.set_total_steps(100)
-    trainer = Trainer(model, adam(model.parameters(), lr=1e-3), loss_f, loader, None, device=device,
-                      progress_bar=False, checkpoint_seconds=0)
+    trainer = Trainer(model, adam(model.parameters(), lr=1e-3), loss_f, loader, None, device,
+                      Plan(checkpoint_seconds=0), progress_bar=False)
     return trainer, loader.batches(loader.epoch_order())
 
 

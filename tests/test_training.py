@@ -50,7 +50,7 @@ def interrupt_at(monkeypatch, step):
     def step_then_signal(self, x):
         original(self, x)
         if self.global_step + 1 == step:
-            self._signal = signal.SIGINT
+            self.stops.signal = signal.SIGINT
     monkeypatch.setattr(Trainer, "train_step", step_then_signal)
 
 
@@ -118,7 +118,7 @@ def test_compiled_step_trains_the_same_model(results_dir, monkeypatch):
 
 
 def test_eta_counts_the_budget():
-    from disvae.training import eta_seconds, format_duration
+    from disvae.stops import eta_seconds, format_duration
     assert eta_seconds(100, 0.5) == 50
     assert eta_seconds(100, 0.5, seconds_left=20) == 20  # --max-minutes ends the run first
     assert eta_seconds(100, 0.5, seconds_left=-3) == 0
@@ -133,7 +133,7 @@ def test_progress_total_is_the_whole_run(results_dir, monkeypatch):
         try:
             original(self, epochs)
         finally:
-            totals.append((self.total_steps, len(self.loader)))
+            totals.append((self.progress.total, len(self.loader)))
     monkeypatch.setattr(Trainer, "train", recording)
     assert train("bar", "betaH", "--max-steps", "5") == 0
     assert train("bar2", "betaH", "-e", "3", "--max-minutes", "0.001") == 0
