@@ -109,7 +109,8 @@ def procedural_experiments(parser):
     """What bin/train_all.sh trains: every loss on dSprites (`<loss>_dsprites`), then each
     experiment hyperparam.ini names itself on a procedural dataset (best_dsprites, the
     Ada-TVAE research experiments, ...), in that order."""
-    names = [f"{loss}_dsprites" for loss in LOSSES if f"{loss}_dsprites" in offered_experiments(parser)]
+    offered = offered_experiments(parser)
+    names = [f"{loss}_dsprites" for loss in LOSSES if f"{loss}_dsprites" in offered]
     for name in parser.sections():
         if name == "Custom" or name.startswith("Common_") or name in names:
             continue

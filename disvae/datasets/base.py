@@ -56,17 +56,20 @@ class ImageDataset(torch.utils.data.Dataset):
         attribute of the argument's name; one it does not keep counts as its default)."""
         return {argument: getattr(self, argument, option.default) for argument, option in self.options.items()}
 
+    def changed_options(self):
+        """{argument: value} of its options away from their defaults."""
+        return {argument: value for argument, value in self.option_values().items()
+                if value != self.options[argument].default}
+
     def options_suffix(self):
         """"_<argument><value>" per option away from its default ("" at the defaults): the
         folder suffix of figures of this dataset alone (results/dataset_xysquares_spacing4/)."""
-        return "".join(f"_{argument}{value}" for argument, value in self.option_values().items()
-                       if value != self.options[argument].default)
+        return "".join(f"_{argument}{value}" for argument, value in self.changed_options().items())
 
     def description(self):
         """Its name, and the options away from their defaults: "xysquares (spacing 4)"."""
-        changed = [f"{argument} {value}" for argument, value in self.option_values().items()
-                   if value != self.options[argument].default]
-        return f"{self.name} ({', '.join(changed)})" if changed else self.name
+        changed = ", ".join(f"{argument} {value}" for argument, value in self.changed_options().items())
+        return f"{self.name} ({changed})" if changed else self.name
 
     def __len__(self):
         raise NotImplementedError
