@@ -25,6 +25,7 @@ from disvae import results
 from disvae.config import run_parameters
 from disvae.datasets import load_dataset_of_run
 from disvae.errors import DisvaeError
+from disvae.metrics import METRICS
 from disvae.options import run_name
 from disvae.study import (PRESETS, RunJobs, configs_of, datasets_of, describe, expand, failure_of,
                           owner_of, parse_grid, save_description, state_of, submit_local, validate,
@@ -50,6 +51,8 @@ def parse_args(argv=None):
     budget.add_argument("--minutes", type=float, help="minutes of training per run (steps vary with the machine)")
     grid.add_argument("--scale-schedules", action="store_true",
                       help="shrink length-dependent schedules (--reg-anneal) to the budget")
+    grid.add_argument("--metrics", nargs="+", choices=sorted(METRICS),
+                      help="the metric families each run computes (default: main.py's, every default family)")
     grid.add_argument("--metrics-samples", type=int, help="cap every metric at about this many points")
     grid.add_argument("--no-test", action="store_true", help="skip the test losses (a pass over the data)")
     grid.add_argument("--tensorboard", action="store_true", help="each run also logs to TensorBoard")
@@ -83,6 +86,8 @@ def build(args):
     seed0 = args.seed0 if args.seed0 is not None else run_parameters().seed
     budget = {"max_steps": args.steps} if args.steps else {"epochs": args.epochs} if args.epochs else \
         {"max_minutes": args.minutes} if args.minutes else {}
+    if args.metrics:
+        budget["metrics"] = list(dict.fromkeys(args.metrics))
     if args.metrics_samples:
         budget["metrics_samples"] = args.metrics_samples
     for flag in ("no_test", "tensorboard"):

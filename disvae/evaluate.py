@@ -20,7 +20,7 @@ from disvae.io import atomic_write_json
 from disvae.metrics import (DEFAULT_METRICS, FAMILIES, METRICS, ModelRepresentation, compute_metrics, family_rng,
                             quick_counts)
 from disvae.phases import keep, phase
-from disvae.results import METRICS_FILE, read_metrics
+from disvae.results import METRICS_FILE, read_metrics, scalar_metrics
 
 # how each family's generator is seeded (families recorded without it, seeded by their
 # position in the registry, are recomputed)
@@ -93,6 +93,25 @@ def reusable_metrics(save_dir, provenance, exclude=()):
             results["seconds"][name] = seconds
         kept[name] = record
     return results, kept
+
+
+def metric_curve_row(model, dataset, names, device, batch_size=1000, seed=0, n_samples=None, logger=None):
+    """The scalar metrics of the families `names` (default all) for the model as it is now,
+    seeded as metrics.log's families are (so the last row of a curve equals metrics.log's
+    values for the final weights); the model is left in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    kwargs = quick_counts(n_samples) if n_samples else {}
+    representation = ModelRepresentation(model, dataset, device, batch_size)
+    row = {}
+    try:
+        for name in list(dict.fromkeys(names or DEFAULT_METRICS)):
+            row.update(compute_metrics(representation, dataset, family_rng(seed, name), [name], logger,
+                                       **{name: kwargs.get(name, {})}))
+            row.pop("seconds")
+    finally:
+        model.train(was_training)
+    return scalar_metrics(row)
 
 
 def write_metrics(model, dataset, save_dir, device, names=None, batch_size=1000, seed=0, logger=None,

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import logging
 import os
+import time
 
 import torch
 
@@ -19,7 +20,7 @@ from disvae.config import all_options, flag_names, run_parameters
 from disvae.datasets import BatchLoader, load_dataset_of_run
 from disvae.distributed import barrier, init_from_env, shutdown
 from disvae.errors import DisvaeError
-from disvae.evaluate import compute_test_losses, write_metrics
+from disvae.evaluate import compute_test_losses, metric_curve_row, write_metrics
 from disvae.frames import decompress_frame, training_frame, write_training_gif
 from disvae.io import atomic_write_json
 from disvae.losses import get_loss_f
@@ -30,7 +31,7 @@ from disvae.options import check_value
 from disvae.phases import keep, phase
 from disvae.results import (check_results_dir, check_same_rendering, name_run, prepare_results_dir,
                             read_checkpoint_pointer, read_specs, rendering_note, run_dir, run_lock, specs_of,
-                            write_specs)
+                            write_metric_curve_row, write_specs)
 from disvae.runtime import (configure_backends, cpu_has_native_bf16, default_threads, get_device, set_seed,
                             training_dtype)
 from disvae.tensorboard import TensorBoardLog, summary_writer_class
@@ -221,7 +222,31 @@ def build_trainer(params, dataset, save_dir, device, rank, world_size, logger):
                 checkpoint_seconds=60 * params.checkpoint_minutes, log_every=params.log_every)
     return Trainer(model, adam(model.parameters(), lr=params.lr), loss_f, loader, save_dir, device, plan,
                    train_model=train_model, autocast_dtype=dtype, frame_fn=training_frame, observer=observer,
-                   progress_bar=not params.no_progress_bar, is_main=rank == 0, logger=logger)
+                   progress_bar=not params.no_progress_bar, is_main=rank == 0, logger=logger,
+                   epoch_fn=metric_curve(params, dataset, save_dir, device, logger))
+
+
+def metric_curve(params, dataset, save_dir, device, logger):
+    """--metrics-every n: the epoch hook that adds the --metrics families of every n-th
+    epoch's weights to metrics_curve.csv (None without it)."""
+    if not params.metrics_every:
+        return None
+    if not dataset.has_factors:
+        raise DisvaeError(f"--metrics-every needs a ground-truth dataset; {params.dataset} has no factors")
+
+    def record(model, epoch, step, seconds):
+        if epoch % params.metrics_every:
+            return
+        start = time.perf_counter()
+        with phase(f"computing the metric curve at epoch {epoch}"):
+            row = metric_curve_row(model, dataset, params.metrics, device, params.eval_batchsize,
+                                   seed=params.seed or 0, n_samples=params.metrics_samples)
+        row.update(epoch=epoch, step=step, wall_time_s=round(seconds, 3),
+                   metric_seconds=round(time.perf_counter() - start, 3))
+        write_metric_curve_row(save_dir, row)
+        logger.info("metric curve, epoch %d: %s", epoch, ", ".join(
+            f"{key} {row[key]:.3f}" for key in ("mig_chen_no_shape", "mig_sampled", "mig_histogram") if key in row))
+    return record
 
 
 def evaluate(params, model, dataset, loss_f, save_dir, device, logger):

@@ -192,7 +192,9 @@ TRAINING = ("Training specific options", (
 ))
 
 MODEL = ("Model specific options", (
-    Option("model_type", "Burgess", "Type of encoder and decoder to use.", flags=("-m", "--model-type"),
+    Option("model_type", "Burgess", "Type of encoder and decoder to use: Burgess (convolutional), Higgins "
+           "(fully connected, ReLU) or Chen (Higgins' layers with a tanh decoder and PyTorch's default init, "
+           "as Chen et al. 2018).", flags=("-m", "--model-type"),
            ini_key="model"),  # choices: the model registry
     Option("latent_dim", 10, "Dimension of the latent variable.", positive(int), flags=("-z", "--latent-dim")),
     Option("loss", "betaB", "Type of VAE loss function to use.", flags=("-l", "--loss")),  # choices: the losses
@@ -206,6 +208,9 @@ EVALUATION = ("Evaluation specific options", (
     Option("is_eval_only", False, "Only evaluate the trained model `name`.", kind="flag"),
     Option("is_metrics", False, "Compute the disentanglement metrics (ground-truth datasets only).", kind="flag"),
     Option("metrics", None, "Subset of metrics (default: all).", kind="list"),  # choices: the metric families
+    Option("metrics_every", 0, "Also compute the --metrics families every n epochs of training, one row each "
+           "in metrics_curve.csv (ground-truth datasets; 0: never). Their time counts in --max-minutes.",
+           non_negative(int)),
     Option("metrics_samples", None, "Cap every metric at about this many points (default: the standard counts, "
            "e.g. 10,000); for quick checks.", positive(int)),
     Option("recompute_metrics", False, "Recompute metric families already in metrics.log for the same weights "

@@ -9,7 +9,7 @@ my_<experiment> instead); results/.<name>.lock keeps two runs from sharing a fol
 Readers: `read_specs` (specs.json, validated, older formats migrated, parameters added
 since filled with their defaults: the only reader of specs.json), `read_train_steps`
 (train_steps.csv), `read_train_losses` (train_losses.log), `read_metrics`
-(metrics.log), `read_checkpoint_pointer` (checkpoint.json). Nothing read from a results
+(metrics.log), `read_metric_curve` (metrics_curve.csv), `read_checkpoint_pointer` (checkpoint.json). Nothing read from a results
 folder can run code: values are checked before use (see also modelio.py).
 """
 import contextlib
@@ -25,7 +25,7 @@ from disvae import __version__
 from disvae.config import NOT_SAVED, check_run_parameters
 from disvae.datasets import DATASETS, get_dataset
 from disvae.errors import DisvaeError
-from disvae.io import atomic_write_json
+from disvae.io import atomic_write_json, atomic_write_text
 from disvae.losses import LOSSES
 from disvae.models import MODELS
 
@@ -41,6 +41,8 @@ STEP_LOG = "train_steps.csv"
 STEP_COLUMNS = ["step", "epoch", "wall_time_s"]
 TRAIN_LOG = "train_losses.log"
 METRICS_FILE = "metrics.log"
+CURVE_FILE = "metrics_curve.csv"
+CURVE_COLUMNS = ["epoch", "step", "wall_time_s"]
 CHECKPOINT_NAME = re.compile(r"model-(\d+|step\d+)\.pt")
 STATUSES = ("running", "interrupted", "done")
 # 2: the format is recorded; --bf16 is --precision bf16 (format 1 saved both)
@@ -299,6 +301,36 @@ def read_metrics(save_dir):
     """metrics.log as a dict ({} when absent)."""
     path = os.path.join(save_dir, METRICS_FILE)
     return read_json(path, "metrics.log") if os.path.exists(path) else {}
+
+
+def read_metric_curve(save_dir):
+    """Rows of metrics_curve.csv (--metrics-every): {"epoch": int, "step": int, "wall_time_s",
+    every scalar metric: float}, by epoch ([] when absent)."""
+    path = os.path.join(save_dir, CURVE_FILE)
+    if not os.path.exists(path):
+        return []
+    try:
+        with open(path, newline="") as f:
+            rows = [{k: int(float(v)) if k in ("epoch", "step") else float(v) for k, v in row.items()
+                     if v not in ("", None)} for row in csv.DictReader(f)]
+    except (ValueError, TypeError, csv.Error, UnicodeDecodeError) as err:
+        raise DisvaeError(f"{path} is not a metrics_curve.csv ({err})") from None
+    if any("epoch" not in row or "step" not in row for row in rows):
+        raise DisvaeError(f"{path} is not a metrics_curve.csv (a row without its epoch or step)")
+    return sorted(rows, key=lambda row: row["epoch"])
+
+
+def write_metric_curve_row(save_dir, row):
+    """Add `row` to metrics_curve.csv, replacing the rows of its epoch and later ones (a
+    resumed run computes them again from the checkpoint's weights); rewritten atomically."""
+    rows = [old for old in read_metric_curve(save_dir) if old["epoch"] < row["epoch"]] + [row]
+    keys = CURVE_COLUMNS + sorted({key for r in rows for key in r} - set(CURVE_COLUMNS))
+    lines = [",".join(keys)] + [",".join(_csv_value(r.get(key)) for key in keys) for r in rows]
+    atomic_write_text(os.path.join(save_dir, CURVE_FILE), "\n".join(lines) + "\n")
+
+
+def _csv_value(value):
+    return "" if value is None else str(value) if isinstance(value, int) else repr(float(value))
 
 
 def scalar_metrics(metrics):

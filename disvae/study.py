@@ -215,6 +215,8 @@ def flags_of(typed):
     for name, value in typed.items():
         if options[name].kind == "flag":
             words += [options[name].flag] if value else []
+        elif isinstance(value, (list, tuple)):  # nargs="+" (--metrics mig research)
+            words += [options[name].flag, *map(value_tag, value)]
         else:
             words.append(f"{options[name].flag}={value_tag(value)}")
     return words

@@ -64,15 +64,19 @@ class Trainer:
     """Trains `model` (run as `train_model`: itself, DDP, or compiled) with `optimizer` on the
     `loss_f` of the `loader`'s batches, as the `plan` says, writing into `save_dir` (None:
     nothing written). `autocast_dtype`: bfloat16 autocast; `frame_fn(model)`: the epoch's
-    training.gif frame; `observer`: told every step-log row and frame (--tensorboard)."""
+    training.gif frame; `observer`: told every step-log row and frame (--tensorboard);
+    `epoch_fn(model, epoch, global_step, seconds)`: called by the main process after each
+    full epoch, before its checkpoint (--metrics-every's curve)."""
 
     def __init__(self, model, optimizer, loss_f, loader, save_dir, device="cpu", plan=None, train_model=None,
-                 autocast_dtype=None, frame_fn=None, observer=None, progress_bar=True, is_main=True, logger=None):
+                 autocast_dtype=None, frame_fn=None, observer=None, progress_bar=True, is_main=True, logger=None,
+                 epoch_fn=None):
         self.model, self.train_model = model, model if train_model is None else train_model
         self.optimizer, self.loss_f, self.loader = optimizer, loss_f, loader
         self.save_dir, self.device, self.autocast_dtype = save_dir, torch.device(device), autocast_dtype
         self.plan, self.progress_bar, self.is_main = plan or Plan(), progress_bar and is_main, is_main
         self.logger = logger or logging.getLogger(__name__)
+        self.epoch_fn = epoch_fn
         self.rank, self.world_size = world()
         self.logs = RunLogs(save_dir, self.device, self.plan.log_every, is_main, frame_fn, observer)
         self.stops = Stops(self.plan.max_steps, self.plan.max_seconds, self.plan.checkpoint_steps,
@@ -166,6 +170,8 @@ class Trainer:
         if self.is_main:
             self.logger.info("epoch %d: loss %.4f (step %d)", self.epoch, means.get("loss", float("nan")),
                              self.global_step)
+            if self.epoch_fn is not None and not partial:
+                self.epoch_fn(self.model, self.epoch, self.global_step, self.stops.wall_time())
         if self.plan.checkpoint_every and self.epoch % self.plan.checkpoint_every == 0 and not partial:
             self.save_checkpoint(f"model-{self.epoch}.pt")
 

@@ -62,3 +62,22 @@ def test_default_init_kills_the_betab_encoder(monkeypatch):
     # the known limit the previous test guards against: without init_weights, dead by step 60
     monkeypatch.setattr(disvae.models.vae, "init_weights", lambda model: model)
     assert posterior_mean_spread_after_betab_steps() < 1e-3
+
+
+def test_chen_model_keeps_pytorchs_default_init_and_tanh_decoder():
+    """-m Chen is Chen et al. (2018)'s MLP: PyTorch's default U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    (variance 1 / (3 fan_in)), ReLU encoder, tanh decoder, the Higgins layer sizes."""
+    torch.manual_seed(0)
+    chen, higgins = build_model("Chen", (1, 64, 64), 10), build_model("Higgins", (1, 64, 64), 10)
+    assert [p.shape for p in chen.parameters()] == [p.shape for p in higgins.parameters()]
+    for layer in layers(chen):
+        w = layer.weight.detach().double()
+        bound = 1 / math.sqrt(w.shape[1])
+        assert w.abs().max() <= bound
+        assert w.var().item() == pytest.approx(1 / (3 * w.shape[1]), rel=0.2), layer
+    kinds = lambda net: [type(m).__name__ for m in net.modules() if isinstance(m, (torch.nn.ReLU, torch.nn.Tanh))]
+    assert kinds(chen.encoder) == ["ReLU"] * 2 and kinds(chen.decoder) == ["Tanh"] * 3
+    assert kinds(higgins.decoder) == ["ReLU"] * 3
+    z = torch.randn(4, 10)
+    hidden = chen.decoder.net[:6](z)  # after the third linear layer's input: tanh outputs
+    assert hidden.abs().max() < 1

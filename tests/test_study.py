@@ -207,3 +207,17 @@ def test_local_workers_share_out_cores_and_gpus(tmp_path, monkeypatch):
     seen = sorted(line.split() for line in (tmp_path / "seen").read_text().splitlines())
     threads = str(max(1, available_cores() // 2))
     assert seen == [["A", "3", threads], ["B", "5", threads], ["C", "3", threads]]
+
+
+def test_a_studys_metric_families_reach_each_runs_command(tmp_path):
+    """--metrics mig research: each run's main.py command computes exactly those families."""
+    import main
+    import study as cli
+    from disvae.study import main_command
+    args = cli.parse_args(["m", "--losses", "betaH", "--steps", "5", "--metrics", "mig", "research", "mig"])
+    _, runs, budget, _ = cli.build(args)
+    command = main_command(runs[0], budget, str(tmp_path))
+    start = command.index("--metrics")
+    assert command[start:start + 3] == ["--metrics", "mig", "research"]
+    params = main.parse_arguments(command[2:])
+    assert params.metrics == ["mig", "research"] and params.max_steps == 5 and params.is_metrics

@@ -250,3 +250,29 @@ def test_tensorboard_logs_the_step_terms_and_the_frames(results_dir):
     rows = step_rows(results_dir, "tb")
     assert losses == [(int(r["step"]), pytest.approx(float(r["loss"]), rel=1e-6)) for r in rows]
     assert [e.step for e in events.Images("traversals")] == [1]
+
+
+def test_metric_curve_rows_are_the_metrics_of_each_epochs_weights(results_dir):
+    """--metrics-every 1: one metrics_curve.csv row per epoch, at the epoch's step; the last
+    row is the final weights' metrics, computed by the same seeding as metrics.log's."""
+    from disvae.results import read_metric_curve, read_metrics
+    tiny = ["-d", "xysquares", "--xysquares-spacing", "56", "-b", "16", "-z", "3", "--no-test",  # 64 images
+            "--no-progress-bar", "-L", "warning", "--metrics", "mig", "research", "--metrics-samples", "64"]
+    assert main.main(["curve", "-l", "betaH", "-e", "2", "--metrics-every", "1", "--is-metrics", *tiny]) == 0
+    rows = read_metric_curve(str(results_dir / "curve"))
+    assert [(row["epoch"], row["step"]) for row in rows] == [(1, 4), (2, 8)]
+    final = read_metrics(str(results_dir / "curve"))
+    for key in ("mig_histogram", "mig_sampled", "axis_alignment_ratio", "gt_correlation"):
+        assert rows[-1][key] == pytest.approx(final[key], abs=1e-12), key
+    assert rows[0]["wall_time_s"] < rows[1]["wall_time_s"] and rows[0]["metric_seconds"] > 0
+
+
+def test_metric_curve_row_replaces_its_epoch_and_later_ones(tmp_path):
+    """A resumed run computes an epoch's row again: it replaces that epoch's row and drops later ones."""
+    from disvae.results import read_metric_curve, write_metric_curve_row
+    for epoch in (1, 2, 3):
+        write_metric_curve_row(str(tmp_path), {"epoch": epoch, "step": 10 * epoch, "wall_time_s": 1.5, "mig": 0.1})
+    write_metric_curve_row(str(tmp_path), {"epoch": 2, "step": 20, "wall_time_s": 2.5, "mig": 0.3, "dci": 0.5})
+    assert read_metric_curve(str(tmp_path)) == [
+        {"epoch": 1, "step": 10, "wall_time_s": 1.5, "mig": 0.1},
+        {"epoch": 2, "step": 20, "wall_time_s": 2.5, "mig": 0.3, "dci": 0.5}]

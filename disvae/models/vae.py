@@ -4,7 +4,7 @@ from torch import nn
 
 from disvae.models.decoders import DecoderBurgess
 from disvae.models.encoders import EncoderBurgess
-from disvae.models.higgins import DecoderHiggins, EncoderHiggins
+from disvae.models.higgins import DecoderChen, DecoderHiggins, EncoderHiggins
 from disvae.models.init import init_weights
 
 
@@ -55,10 +55,13 @@ class VAE(nn.Module):
         return logits, (mean, logvar), z
 
 
-MODELS = {"Burgess": (EncoderBurgess, DecoderBurgess), "Higgins": (EncoderHiggins, DecoderHiggins)}
+MODELS = {"Burgess": (EncoderBurgess, DecoderBurgess), "Higgins": (EncoderHiggins, DecoderHiggins),
+          "Chen": (EncoderHiggins, DecoderChen)}
+# Chen et al.'s code keeps PyTorch's default initialisation; the others take the reference's (init.py)
+PYTORCH_INIT = ("Chen",)
 
 
 def build_model(model_type, img_size, latent_dim):
     encoder_cls, decoder_cls = MODELS[model_type]
     model = VAE(encoder_cls(img_size, latent_dim), decoder_cls(img_size, latent_dim), img_size, latent_dim)
-    return init_weights(model)
+    return model if model_type in PYTORCH_INIT else init_weights(model)
