@@ -22,10 +22,11 @@ from disvae.metrics.latents import format_table, latent_table, table_csv
 from disvae.modelio import load_model
 from disvae.options import non_negative, positive, run_name, seed_type
 from disvae.phases import keep, phase
-from disvae.results import rendering_note, run_dir
+from disvae.results import read_metric_curve, rendering_note, run_dir
 from disvae.runtime import seeded_generator, set_seed
 from utils.cli import OneLineParser, add_option, argparse_type, run_cli
-from utils.plots import plot_distance_matrices, plot_loss_curves, plot_metrics, plot_spacing_matrices
+from utils.plots import (plot_distance_matrices, plot_loss_curves, plot_metric_curve, plot_metrics,
+                         plot_spacing_matrices)
 from utils.visualize import PLOT_FILES, Visualizer, factor_traversal_grid
 
 @dataclass(frozen=True)
@@ -194,6 +195,13 @@ def draw(plot, args, viz, save_dir, path):
                 return False
             raise DisvaeError(f"no {metrics_file}; run `python main.py {args.name} --is-eval-only --is-metrics`")
         plot_metrics(save_dir, path)
+    elif plot == "metric-curve":
+        if not read_metric_curve(save_dir):
+            if "all" in args.plots:
+                print("skipped metric-curve: no metrics_curve.csv (train with --metrics-every)")
+                return False
+            raise DisvaeError(f"no metric curve in {save_dir}; train with --metrics-every n")
+        plot_metric_curve(save_dir, path)
     else:
         getattr(viz, plot.replace("-", "_"))()
     return True

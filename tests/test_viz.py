@@ -4,7 +4,9 @@ import pytest
 
 import main
 import main_viz
+from disvae.errors import DisvaeError
 from disvae.frames import traversal_values
+from disvae.results import write_metric_curve_row
 
 
 @pytest.fixture
@@ -12,6 +14,9 @@ def trained(tiny_run):
     folder = tiny_run("viz")
     assert main.main(["viz", "--is-eval-only", "--is-metrics", "--metrics", "research", "--metrics-samples", "400",
                       "--no-test", "--no-progress-bar", "-L", "warning"]) == 0
+    for epoch, mig in ((1, 0.1), (2, 0.3)):  # as --metrics-every would add them
+        write_metric_curve_row(str(folder), {"epoch": epoch, "step": 10 * epoch, "wall_time_s": 60.0 * epoch,
+                                             "mig_histogram": mig, "mig_chen_no_shape": mig / 2})
     return folder
 
 
@@ -24,6 +29,15 @@ def test_all_plots_written_and_not_blank(trained):
         image = iio.imread(path, index=0)
         assert image.std() > 1, plot  # not a blank canvas
     assert len((trained / "latents.csv").read_text().splitlines()) == 1 + 4  # header, one row per latent
+
+
+def test_metric_curve_without_a_curve_is_skipped_by_all_and_one_line_alone(tiny_run, capsys):
+    folder = tiny_run("nocurve")
+    assert main_viz.main(["nocurve", "all", "-s", "1", "-r", "2", "-c", "2"]) == 0
+    assert "skipped metric-curve: no metrics_curve.csv" in capsys.readouterr().out
+    assert not (folder / "metric_curve.png").exists()
+    with pytest.raises(DisvaeError, match="train with --metrics-every"):
+        main_viz.main(["nocurve", "metric-curve"])
 
 
 def test_gif_has_one_frame_per_traversal_step(trained):

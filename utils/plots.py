@@ -12,8 +12,8 @@ from disvae.distances import rank_correlation
 from disvae.errors import DisvaeError  # noqa: E402
 from disvae.io import atomic_write  # noqa: E402
 from disvae.metrics import METRIC_LABELS
-from disvae.results import (STEP_COLUMNS, read_metrics, read_train_losses, read_train_steps,  # noqa: E402
-                            scalar_metrics)
+from disvae.results import (STEP_COLUMNS, read_metric_curve, read_metrics, read_train_losses,  # noqa: E402
+                            read_train_steps, scalar_metrics)
 
 
 def save_figure(fig, path):
@@ -83,6 +83,30 @@ def plot_metrics(save_dir, out_path):
                   fontsize=8)
     ax.set_ylim(min(0, min(metrics.values(), default=0)), max(1, max(metrics.values(), default=1)))
     ax.set_title("disentanglement metrics")
+    fig.tight_layout()
+    save_figure(fig, out_path)
+
+
+CURVE_KEYS = ("mig_histogram", "mig_histogram_no_shape", "mig_sampled", "mig_sampled_no_shape", "mig_chen",
+              "mig_chen_no_shape")
+
+
+def plot_metric_curve(save_dir, out_path):
+    """metrics_curve.csv (--metrics-every): each MIG estimate against the epoch (the other
+    scalars when the curve has no MIG), labelled as its metric family declares."""
+    rows = read_metric_curve(save_dir)
+    keys = [k for k in CURVE_KEYS if any(k in row for row in rows)] or \
+        sorted({k for row in rows for k in row} - {"epoch", "step", "wall_time_s", "metric_seconds"})
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for key in keys:
+        points = [(row["epoch"], row[key]) for row in rows if key in row]
+        ax.plot(*zip(*points), marker="o", label=METRIC_LABELS.get(key, key),
+                linestyle="--" if key.endswith("no_shape") else "-")
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_ylim(0, max(0.6, max((row[k] for row in rows for k in keys if k in row), default=0) + 0.05))
+    ax.legend(fontsize=8)
+    ax.set_title(f"metrics during training ({rows[-1]['step']} steps, {rows[-1]['wall_time_s'] / 3600:.1f} h)")
     fig.tight_layout()
     save_figure(fig, out_path)
 

@@ -26,6 +26,7 @@ PLOT_FILES = {
     "gif-traversals": "posterior_traversals.gif",
     "loss-curves": "loss_curves.png",
     "metrics": "metrics.png",
+    "metric-curve": "metric_curve.png",
 }
 
 
