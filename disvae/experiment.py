@@ -104,12 +104,13 @@ def resume_parameters(typed):
 def make_loader(params, dataset, loss_f, batch_size, shuffle, rank=0, world_size=1, seed=0, drop_last=False):
     """Batches for `loss_f`: the views it declares, at least its min_batch per batch."""
     return BatchLoader(dataset, batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed,
-                       view_sampling=loss_f.view_sampling, rec_dist=params.rec_dist, rank=rank,
+                       view_sampling=loss_f.view_sampling, rec_dist=params.rec_dist, pixel_std=loss_f.pixel_std, rank=rank,
                        world_size=world_size, min_batch=loss_f.min_batch, **loss_f.view_options)
 
 
 def build_loss(params, dataset):
-    return get_loss_f(params.loss, params, n_data=len(dataset), latent_dim=params.latent_dim)
+    pixel_std = dataset.channel_std() if params.rec_dist == "mse" else None
+    return get_loss_f(params.loss, params, n_data=len(dataset), latent_dim=params.latent_dim, pixel_std=pixel_std)
 
 
 def run(params, logger):

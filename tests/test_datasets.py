@@ -176,6 +176,40 @@ def test_loader_shards_are_disjoint_and_cover_the_epoch():
     assert len(shards[0]) + len(shards[1]) == len(ds)
 
 
+def test_a_dataset_too_large_to_permute_is_sampled_reproducibly(monkeypatch):
+    """Beyond MAX_PERMUTED images an epoch's batches are drawn with replacement, on demand:
+    the same batches for the same seed, again from a mid-epoch position (a resume), other
+    ones next epoch and on the other process; unshuffled, in order."""
+    import disvae.datasets.loaders as loaders
+    monkeypatch.setattr(loaders, "MAX_PERMUTED", 100)
+    ds = XYSquares(spacing=28)  # 3^6 = 729 images
+    first, again = BatchLoader(ds, 32, seed=3), BatchLoader(ds, 32, seed=3)
+    order = first.epoch_order()
+    assert isinstance(order, loaders.SampledOrder) and len(order) == 729
+    batches = [b for b in first.batches(order)]
+    assert len(batches) == len(first) == 23 and sum(len(b) for b in batches) == 729
+    resumed = list(again.batches(again.epoch_order(), start_batch=5))
+    assert all(torch.equal(a, b) for a, b in zip(batches[5:], resumed)) and len(resumed) == 18
+    indices = order[0:729]
+    assert 0 <= int(indices.min()) and int(indices.max()) < 729 and len(set(indices.tolist())) > 400
+    assert not torch.equal(first.epoch_order()[0:32], order[0:32])  # the next epoch
+    other = BatchLoader(ds, 32, seed=3, rank=1, world_size=2).epoch_order()
+    assert not torch.equal(other[0:32], BatchLoader(ds, 32, seed=3, rank=0, world_size=2).epoch_order()[0:32])
+    plain = BatchLoader(ds, 32, shuffle=False, rank=1, world_size=2).epoch_order()
+    assert plain[0:4].tolist() == [1, 3, 5, 7]
+
+
+def test_xysquares_at_spacing_one_trains_and_is_scored(results_dir):
+    """57^6 images (34 billion): neither the epoch order nor the metrics' memo is the size of the dataset."""
+    import main
+    from disvae.results import read_metrics
+    assert main.main(["s1", "-d", "xysquares", "--xysquares-spacing", "1", "-l", "betaH", "-b", "8", "-z", "3",
+                      "--max-steps", "2", "--no-test", "--is-metrics", "--metrics", "mig", "research",
+                      "--metrics-samples", "200", "--no-progress-bar", "-L", "warning"]) == 0
+    metrics = read_metrics(str(results_dir / "s1"))
+    assert 0 <= metrics["mig_histogram"] <= 1 and 0 < metrics["axis_alignment_ratio"] <= 1
+
+
 def official_latents():
     """The official file's latent arrays, built from its documented layout (color, shape,
     scale, orientation, posX, posY; last fastest), independently of our dataset code."""

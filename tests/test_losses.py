@@ -54,17 +54,38 @@ def test_reconstruction_losses_against_hand_formulas():
     assert torch.allclose(reconstruction_loss(logits, x, "laplace"), l1, rtol=1e-5)
 
 
+def test_mse_is_the_squared_error_of_images_standardised_by_the_datasets_channel_stats():
+    """-r mse: the squared error between the reconstruction and the image, both standardised
+    ((v - mean_c) / std_c) by the dataset's per-channel statistics, here computed with numpy
+    over every image of a 64-image XYSquares."""
+    from disvae.datasets import load_dataset
+    dataset = load_dataset("xysquares", spacing=56)
+    images = dataset.get_batch(torch.arange(len(dataset))).numpy().astype(np.float64)  # (64, 3, 64, 64)
+    mean, std = images.mean(axis=(0, 2, 3)), images.std(axis=(0, 2, 3))
+    assert dataset.channel_std().numpy() == pytest.approx(std, rel=1e-5)
+    x = torch.from_numpy(images[:4]).float()
+    logits = torch.randn_like(x)
+    p = torch.sigmoid(logits).double().numpy()
+    standardised = lambda v: (v - mean[:, None, None]) / std[:, None, None]
+    expected = ((standardised(p) - standardised(images[:4])) ** 2).sum(axis=(1, 2, 3))
+    got = reconstruction_loss(logits, x, "mse", reduce_batch=False, pixel_std=dataset.channel_std())
+    assert got.double().numpy() == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ValueError, match="needs the dataset's per-channel pixel std"):
+        reconstruction_loss(logits, x, "mse")
+
+
 def test_image_distances_are_the_same_losses_on_pixel_probabilities():
     """The unsupervised triplet's distance of image b to image a: the mean per-pixel loss
     of b under a's pixels as probabilities (the cross-entropy clamped away from 0 and 1)."""
     a, b = torch.rand(3, 1, 4, 4), torch.rand(3, 1, 4, 4)
     a[0, 0, 0, 0] = 0.0
     q = a.clamp(1e-4, 1 - 1e-4)
+    std = torch.tensor([0.25])
     expected = {"bernoulli": -(b * q.log() + (1 - b) * (1 - q).log()), "gaussian": (a - b) ** 2 * 255,
-                "laplace": (a - b).abs() * 3}
+                "laplace": (a - b).abs() * 3, "mse": (a / 0.25 - b / 0.25) ** 2}
     assert set(expected) == set(all_options()["rec_dist"].choices)
     for rec_dist, per_pixel in expected.items():
-        assert torch.allclose(image_distance(a, b, rec_dist), per_pixel.flatten(1).mean(1), rtol=1e-5)
+        assert torch.allclose(image_distance(a, b, rec_dist, pixel_std=std), per_pixel.flatten(1).mean(1), rtol=1e-5)
 
 
 @pytest.mark.parametrize("batch_size,n_data", [(5, 100), (8, 737280)])

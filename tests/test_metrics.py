@@ -195,6 +195,27 @@ def test_model_representation_equals_the_plain_encoder(model_type):
     assert all(p.is_contiguous() for p in model.parameters())
 
 
+def test_the_sparse_memo_of_a_huge_dataset_gives_the_dense_memos_rows(monkeypatch):
+    """Beyond MAX_DENSE images the representation keeps rows of the encoded images only: the
+    same posteriors as the dense memo for repeated, unsorted indices, each image encoded once."""
+    import torch
+    import disvae.metrics.representation as representation
+    from disvae.datasets import load_dataset
+    from disvae.models import build_model
+    dataset = load_dataset("xyobject")
+    torch.manual_seed(0)
+    model = build_model("Burgess", dataset.img_size, 5).eval()
+    dense = representation.ModelRepresentation(model, dataset, batch_size=4)
+    monkeypatch.setattr(representation, "MAX_DENSE", 10)
+    sparse = representation.ModelRepresentation(model, dataset, batch_size=4)
+    assert sparse.sparse is not None and dense.sparse is None
+    for indices in ([9, 3, 70000, 3], [12, 9, 5, 70000, 4096, 12], [5]):
+        for (a, b) in zip(sparse(np.array(indices)), dense(np.array(indices))):
+            assert np.allclose(a, b, atol=1e-6)
+    assert sparse.n_encoded == dense.n_encoded == 6
+    assert sparse.sparse.keys.tolist() == [3, 5, 9, 12, 4096, 70000]
+
+
 class Positions(GroundTruthDataset):
     lat_names = ("scale", "posX", "posY")
     lat_sizes = (6, 32, 32)

@@ -276,3 +276,18 @@ def test_metric_curve_row_replaces_its_epoch_and_later_ones(tmp_path):
     assert read_metric_curve(str(tmp_path)) == [
         {"epoch": 1, "step": 10, "wall_time_s": 1.5, "mig": 0.1},
         {"epoch": 2, "step": 20, "wall_time_s": 2.5, "mig": 0.3, "dci": 0.5}]
+
+
+@pytest.mark.parametrize("experiment", ["adatvae_research_xysquares", "adatvae_research_unsup_xysquares",
+                                        "betaH_research_xysquares"])
+def test_the_research_protocol_trains_on_standardised_pixels(results_dir, experiment):
+    """-x *_research_*: -r mse, 25 latents; the logged reconstruction of the first batch is the
+    standardised squared error (test_losses' formula), positive and finite."""
+    tiny = ["--xysquares-spacing", "56", "-b", "16", "--max-steps", "2", "--no-test", "--no-progress-bar",
+            "-L", "warning"]
+    assert main.main(["research", "-x", experiment, *tiny]) == 0
+    specs = read_specs(str(results_dir / "research"))
+    assert (specs["args"]["rec_dist"], specs["latent_dim"], specs["global_step"]) == ("mse", 25, 2)
+    with open(results_dir / "research" / "train_losses.log") as f:
+        rows = {row["Loss"]: float(row["Value"]) for row in csv.DictReader(f)}
+    assert 0 < rows["recon_loss"] < 1e7

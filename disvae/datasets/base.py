@@ -77,6 +77,22 @@ class ImageDataset(torch.utils.data.Dataset):
     def get_batch(self, indices):
         raise NotImplementedError
 
+    def channel_std(self, n_images=10000, seed=0):
+        """(C,) standard deviation of each channel's pixels over `n_images` drawn with `seed`
+        (every image when there are fewer): the mse reconstruction's standardisation."""
+        if getattr(self, "_channel_std", None) is None:
+            generator = torch.Generator().manual_seed(seed)
+            n = min(n_images, len(self))
+            indices = torch.randperm(len(self), generator=generator)[:n] if n < len(self) else torch.arange(n)
+            sums = torch.zeros(2, self.img_size[0], dtype=torch.float64)
+            for chunk in indices.split(1000):
+                x = self.get_batch(chunk).double().cpu().transpose(0, 1).flatten(1)  # (C, pixels)
+                sums += torch.stack([x.sum(1), x.pow(2).sum(1)])
+            count = n * self.img_size[1] * self.img_size[2]
+            mean = sums[0] / count
+            self._channel_std = (sums[1] / count - mean ** 2).clamp_min(1e-12).sqrt().float()
+        return self._channel_std
+
     def __getitem__(self, index):
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} images")

@@ -27,7 +27,6 @@ from torch.nn import functional as F
 from disvae.datasets.base import TRIPLET_MODES
 from disvae.gaussian import kl_gaussians_per_dim, kl_normal_per_dim
 from disvae.losses.base import BaseLoss
-from disvae.losses.terms import reconstruction_loss
 from disvae.options import Option, non_negative, positive, unit_interval
 
 THRESH_MODES = ("dist", "kl", "symmetric_kl")
@@ -128,7 +127,7 @@ class AdaTVAELoss(BaseLoss):
         batch_size = x.shape[0]  # x: (B, 3, C, H, W) anchor, positive, negative
         flat = x.flatten(0, 1)  # (3B, C, H, W), ordered a0 p0 n0 a1 ...
         logits, (mean, logvar), _ = model(flat)
-        rec_sum = reconstruction_loss(logits, flat, self.rec_dist)
+        rec_sum = self.reconstruction(logits, flat)
         kl_per_dim = kl_normal_per_dim(mean, logvar)
         n_pixels = flat[0].numel()
         loss_vae = rec_sum / n_pixels + self.beta * kl_per_dim.mean()

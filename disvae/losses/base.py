@@ -22,6 +22,7 @@ Being an `nn.Module`, a loss carries its own networks and state in `state_dict()
 import functools
 import inspect
 
+import torch
 from torch import nn
 
 from disvae.gaussian import kl_normal_per_dim
@@ -58,18 +59,28 @@ class BaseLoss(nn.Module):
         cls.__init__ = init_with_defaults
 
     @classmethod
-    def from_parameters(cls, params, n_data=None, latent_dim=None):
-        """The loss of a run's parameters (a Namespace of every option)."""
+    def from_parameters(cls, params, n_data=None, latent_dim=None, pixel_std=None):
+        """The loss of a run's parameters (a Namespace of every option); `pixel_std`: the
+        dataset's per-channel pixel std (the mse reconstruction's)."""
         kwargs = {argument: getattr(params, option.name) for argument, option in cls.options.items()}
         kwargs.update({key: value for key, value in (("n_data", n_data), ("latent_dim", latent_dim))
                        if key in cls.context})
-        return cls(rec_dist=params.rec_dist, steps_anneal=params.reg_anneal, **kwargs)
+        loss = cls(rec_dist=params.rec_dist, steps_anneal=params.reg_anneal, **kwargs)
+        if pixel_std is not None:
+            loss.pixel_std = torch.as_tensor(pixel_std, dtype=torch.float32)
+        return loss
 
     def __init__(self, rec_dist="bernoulli", steps_anneal=0):
         super().__init__()
         self.rec_dist = rec_dist
         self.steps_anneal = steps_anneal
         self.n_train_steps = 0
+        # the mse reconstruction's per-channel std: recomputed from the dataset, not saved
+        self.register_buffer("pixel_std", None, persistent=False)
+
+    def reconstruction(self, logits, x, reduce_batch=True):
+        """-log p(x|z) of the run's --rec-dist, summed over pixels (see reconstruction_loss)."""
+        return reconstruction_loss(logits, x, self.rec_dist, reduce_batch, self.pixel_std)
 
     def forward(self, model, x):
         if self.training:
@@ -95,7 +106,7 @@ class BaseLoss(nn.Module):
     def vae_terms(self, model, x):
         """Forward pass and the two ELBO terms every loss logs."""
         logits, (mean, logvar), z = model(x)
-        rec = reconstruction_loss(logits, x, self.rec_dist)
+        rec = self.reconstruction(logits, x)
         kl_per_dim = kl_normal_per_dim(mean, logvar)
         return rec, kl_per_dim, (mean, logvar), z
 

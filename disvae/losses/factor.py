@@ -16,7 +16,6 @@ from torch.nn import functional as F
 from disvae.distributed import average_gradients
 from disvae.gaussian import kl_normal_per_dim
 from disvae.losses.base import BaseLoss
-from disvae.losses.terms import reconstruction_loss
 from disvae.models.discriminator import Discriminator
 from disvae.optim import adam
 from disvae.options import Option, non_negative, positive
@@ -53,7 +52,7 @@ class FactorKLoss(BaseLoss):
         n_vae = (x.shape[0] + 1) // 2
         x_vae = x[:n_vae]
         logits, (mean, logvar), z = model(x, n_decode=n_vae)
-        rec = reconstruction_loss(logits, x_vae, self.rec_dist)
+        rec = self.reconstruction(logits, x_vae)
         kl_per_dim = kl_normal_per_dim(mean[:n_vae], logvar[:n_vae])
         z_vae, z_other = z[:n_vae], z[n_vae:]
         d_z = self.discriminator(z_vae)

@@ -11,9 +11,9 @@ from disvae.gaussian import log_density_gaussian, matrix_log_density_gaussian
 from disvae.pixels import pixel_losses
 
 
-def reconstruction_loss(logits, x, rec_dist="bernoulli", reduce_batch=True):
+def reconstruction_loss(logits, x, rec_dist="bernoulli", reduce_batch=True, pixel_std=None):
     """-log p(x|z) summed over pixels; mean over the batch, or per example (B,)."""
-    per_example = pixel_losses(logits, x, rec_dist).flatten(1).sum(1)  # (B,)
+    per_example = pixel_losses(logits, x, rec_dist, pixel_std=pixel_std).flatten(1).sum(1)  # (B,)
     return per_example.mean() if reduce_batch else per_example
 
 
