@@ -9,6 +9,9 @@ Markers (HTML comments, invisible on GitHub):
     <!-- table: pretrained NAME ... -->   the shipped models NAME... (bin/pretrained_card.py --table)
     <!-- table: seeds FILE -->            the "Over seeds" table of a study summary FILE (bin/summarize.py),
                                           one row per loss, labelled by the loss
+    <!-- table: groups FILE -->           the same table, one row per grid point, labelled by what its
+                                          name adds to the names' common prefix (a study of one loss)
+    <!-- table: curve RUN -->             the metric curve of results/RUN (--metrics-every)
     <!-- /table -->
 """
 import argparse
@@ -21,26 +24,60 @@ from _repo import ROOT
 from disvae import results
 from disvae.io import atomic_write_text
 from disvae.losses import LOSSES
+from disvae.metrics import METRIC_LABELS
 from pretrained_card import table as pretrained_table
+from utils.plots import CURVE_KEYS
 
 DOCUMENTS = ("README.md", os.path.join("results", "STUDY.md"))
 MARKED = re.compile(r"(<!-- table: (?P<spec>[^>]*?) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
 
 
-def seeds_table(path):
-    """The "Over seeds" table of a summary, its experiment column replaced by the loss's label
-    and without its best-seed column (the run folders it names are not kept)."""
+def over_seeds(path):
+    """(header, rows) of the "Over seeds" table of a summary, without its best-seed column
+    (the run folders it names are not all kept)."""
     text = open(os.path.join(ROOT, path), encoding="utf-8").read()
     rows = [line for line in text.split("Over seeds", 1)[1].split("\n\n")[1].splitlines() if line.startswith("|")]
     cells = [[cell.strip() for cell in row.strip("|").split("|")][:-1] for row in rows]
-    header, body = cells[0], cells[2:]
+    return cells[0], cells[2:]
+
+
+def markdown(header, body):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body]) + "\n"
+
+
+def seeds_table(path):
+    """The "Over seeds" table of a summary, its experiment column replaced by the loss's label."""
+    header, body = over_seeds(path)
     by_length = sorted(LOSSES, key=len, reverse=True)
     for row in body:
         loss = next((name for name in by_length if f"_{name}_" in f"_{row[0]}_"), None)
         row[0] = (LOSSES[loss].label or loss) if loss else row[0]
-    header[0] = "loss"
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body]) + "\n"
+    return markdown(["loss", *header[1:]], body)
+
+
+def groups_table(path):
+    """The "Over seeds" table of a summary, each grid point labelled by what its name adds to
+    the common prefix of the names (betaH_xysquares_xysquares_spacing-8 -> 8), the column by
+    the prefix's last word (spacing), in the order of the label's number when they all are."""
+    header, body = over_seeds(path)
+    prefix = os.path.commonprefix([row[0] for row in body]) if len(body) > 1 else ""
+    cut = max(prefix.rfind("-"), prefix.rfind("_")) + 1
+    for row in body:
+        row[0] = row[0][cut:]
+    if all(re.fullmatch(r"[0-9.]+", row[0]) for row in body):
+        body.sort(key=lambda row: float(row[0]), reverse=True)
+    return markdown([prefix[:cut].rstrip("-_").rsplit("_", 1)[-1] or header[0], *header[1:]], body)
+
+
+def curve_table(name):
+    """Epoch, step, hours and every MIG estimate of results/NAME's metrics_curve.csv."""
+    rows = results.read_metric_curve(os.path.join(ROOT, "results", name))
+    keys = [key for key in CURVE_KEYS if any(key in row for row in rows)]
+    header = ["epoch", "step", "hours"] + [METRIC_LABELS.get(key, key) for key in keys]
+    body = [[str(row["epoch"]), f"{row['step']:,}", f"{row['wall_time_s'] / 3600:.2f}",
+             *(f"{row[key]:.3f}" if key in row else "" for key in keys)] for row in rows]
+    return markdown(header, body)
 
 
 def make(spec):
@@ -50,6 +87,10 @@ def make(spec):
         return pretrained_table(args)
     if kind == "seeds" and len(args) == 1:
         return seeds_table(args[0])
+    if kind == "groups" and len(args) == 1:
+        return groups_table(args[0])
+    if kind == "curve" and len(args) == 1:
+        return curve_table(args[0])
     raise ValueError(f"unknown table {spec!r}")
 
 

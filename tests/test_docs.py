@@ -31,6 +31,36 @@ def test_a_changed_number_is_caught(monkeypatch):
     assert edited != README and tables.regenerate(edited)[1] != []
 
 
+SUMMARY = """Over seeds (median [min, max]):
+
+| experiment | seeds | MIG (histogram) | best seed (MIG) |
+|---|---|---|---|
+| betaH_xysquares_xysquares_spacing-1 | 3 | 0.40 [0.30, 0.50] | betaH_xysquares_xysquares_spacing-1_seed1235 |
+| betaH_xysquares_xysquares_spacing-2 | 3 | 0.20 [0.10, 0.30] | betaH_xysquares_xysquares_spacing-2_seed1234 |
+| betaH_xysquares_xysquares_spacing-8 | 2 (+1 unfinished) | 0.05 [0.01, 0.09] | betaH_xysquares_xysquares_spacing-8_seed1234 |
+
+Spearman
+"""
+
+
+def test_a_study_of_one_loss_is_tabled_by_its_grid_points(tmp_path):
+    (tmp_path / "summary.md").write_text(SUMMARY)
+    assert tables.make(f"groups {tmp_path / 'summary.md'}") == (
+        "| spacing | seeds | MIG (histogram) |\n|---|---|---|\n| 8 | 2 (+1 unfinished) | 0.05 [0.01, 0.09] |\n"
+        "| 2 | 3 | 0.20 [0.10, 0.30] |\n| 1 | 3 | 0.40 [0.30, 0.50] |\n")
+
+
+def test_a_metric_curve_is_tabled_from_its_csv(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "ROOT", str(tmp_path))
+    run = tmp_path / "results" / "chen"
+    run.mkdir(parents=True)
+    for epoch, mig in ((1, 0.1234), (2, 0.25)):
+        disvae.results.write_metric_curve_row(str(run), {"epoch": epoch, "step": 360 * epoch, "wall_time_s": 1800.0 * epoch,
+                                                         "mig_chen_no_shape": mig, "dci": 0.5})
+    assert tables.make("curve chen") == ("| epoch | step | hours | MIG (Chen, no shape) |\n|---|---|---|---|\n"
+                                         "| 1 | 360 | 0.50 | 0.123 |\n| 2 | 720 | 1.00 | 0.250 |\n")
+
+
 def test_every_shipped_model_is_in_a_generated_table():
     shipped = sorted(name for name in os.listdir(os.path.join(ROOT, "results"))
                      if os.path.exists(os.path.join(ROOT, "results", name, SHIPPED_MARK)))
