@@ -42,7 +42,7 @@ EVAL_KEYS = ("is_metrics", "metrics", "metrics_samples", "recompute_metrics", "n
 # flags that apply when typed with --resume (the rest of a run's parameters are fixed)
 RESUME_KEYS = ("epochs", "max_steps", "max_minutes", "no_progress_bar", "log_level", "checkpoint_steps",
                "checkpoint_every", "checkpoint_minutes", "no_cuda", "device", "threads", "log_every", "compile",
-               "tensorboard") + EVAL_KEYS
+               "tensorboard", "metrics_every") + EVAL_KEYS
 
 
 def parameters(typed):
