@@ -97,6 +97,9 @@ class Trainer:
             with self.stops.catching_signals():
                 while self.epoch < epochs and not self.stops.should_stop(self.global_step):
                     self.train_epoch(epochs)
+            if self.step_in_epoch and not self.stop_saved:  # resumed at its mid-epoch budget stop, with
+                self.stop_saved = True  # nothing left to train (killed after it, during its metrics):
+                self.end_epoch(partial=True)  # the partial epoch's row and frame, as the first time
         finally:
             self.progress.close(self.global_step)
         self.save_final()

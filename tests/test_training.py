@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -156,6 +157,25 @@ def test_resume_across_epochs_from_epoch_checkpoint(results_dir, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     log = (results_dir / "one" / "train_losses.log").read_text()
     assert log == (results_dir / "two" / "train_losses.log").read_text() and "\n3,loss," in log
+
+
+def test_a_run_killed_during_its_metrics_resumes_with_its_partial_epoch_logged(results_dir):
+    """A budget stop mid-epoch logs the partial epoch (a train_losses.log row, a GIF frame);
+    killed later, during its metrics, the run's --resume has nothing left to train and must
+    write the same row and frame again, not drop them."""
+    import imageio.v3 as iio
+    assert train("stopped", "betaH", "--max-steps", "3", "--is-metrics", "--metrics", "research",
+                 "--metrics-samples", "100") == 0
+    folder = results_dir / "stopped"
+    log = (folder / "train_losses.log").read_text()
+    frames = iio.imread(folder / "training.gif", index=None)
+    assert "\n1,loss," in log and frames.shape[0] == 1
+    specs = json.loads((folder / "specs.json").read_text())
+    (folder / "specs.json").write_text(json.dumps(dict(specs, status="running")))  # as if killed in its metrics
+    assert main.main(["stopped", "--resume"]) == 0
+    assert (folder / "train_losses.log").read_text() == log
+    assert np.array_equal(iio.imread(folder / "training.gif", index=None), frames)
+    assert read_specs(str(folder))["status"] == "done"
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(results_dir, monkeypatch):
