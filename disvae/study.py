@@ -403,8 +403,13 @@ def _number(text):
         return text
 
 
+LOGGING_ONLY = ("tensorboard",)  # budget flags that change no result: not part of a study's identity
+
+
 def describe(runs, budget, options):
-    """study.json's content: the runs by name (loss, dataset, seed, values) and the budget."""
+    """study.json's content: the runs by name (loss, dataset, seed, values) and the budget
+    (what a second launch must match: not its logging-only flags)."""
+    budget = {key: value for key, value in budget.items() if key not in LOGGING_ONLY}
     return {"budget": budget, "options": options,
             "runs": {run.name: {"loss": run.loss, "dataset": run.dataset, "seed": run.seed, **dict(run.values)}
                      for run in runs}}

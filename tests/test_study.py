@@ -135,6 +135,12 @@ def test_another_grid_in_the_same_study_folder_is_refused(tmp_path):
     assert first.returncode == 0 and "1 runs: 1 missing" in first.stdout
     other = subprocess.run(STUDY + ["s", "--losses", "betaH", "--status"], capture_output=True, text=True, env=env)
     assert other.returncode == 2 and "holds another study" in other.stderr
+    logged = subprocess.run(STUDY + ["s", "--losses", "VAE", "--tensorboard", "--status"], capture_output=True,
+                            text=True, env=env)
+    assert logged.returncode == 0, logged.stderr  # logging only: the same study
+    untested = subprocess.run(STUDY + ["s", "--losses", "VAE", "--no-test", "--status"], capture_output=True,
+                              text=True, env=env)
+    assert untested.returncode == 2 and "holds another study" in untested.stderr  # other results
 
 
 def test_slurm_backend_submits_one_job_array(tmp_path):
