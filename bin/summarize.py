@@ -205,7 +205,8 @@ def spearman(rows):
         line = []
         for b in metrics:
             pairs = [(r["metrics"][a], r["metrics"][b]) for r in rows if a in r["metrics"] and b in r["metrics"]]
-            rho = spearmanr(*zip(*pairs))[0] if len(pairs) >= 3 else None
+            constant = any(len({pair[i] for pair in pairs}) < 2 for i in (0, 1))  # no ranks: undefined
+            rho = spearmanr(*zip(*pairs))[0] if len(pairs) >= 3 and not constant else None
             line.append(None if rho is None or rho != rho else float(rho))
         matrix.append(line)
     return metrics, matrix

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 
@@ -195,6 +196,12 @@ def test_the_table_summaries(tmp_path):
     # ranks of MIG 1 2 3 4 against DCI 4 3 2 1: -1; against SAP 3 1 2 4: rho = 1 - 6 * 6 / 60 = 0.4
     assert matrix[metrics.index("mig_histogram")][metrics.index("dci_disentanglement")] == pytest.approx(-1)
     assert matrix[metrics.index("mig_histogram")][metrics.index("sap")] == pytest.approx(0.4)
+    constant = [dict(from_table(r), metrics=dict(from_table(r)["metrics"], sap=0.0))
+                for r in read_table(tmp_path / "study.csv")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy warns on constant input: it must not be asked
+        metrics, matrix = spearman(constant)
+    assert matrix[metrics.index("mig_histogram")][metrics.index("sap")] is None
     for suffix in (".png", "_seeds.png", "_values.png", "_spearman.png"):
         assert (tmp_path / f"summary{suffix}").stat().st_size > 1000
 
