@@ -59,7 +59,8 @@ def seeds_table(path):
 def groups_table(path):
     """The "Over seeds" table of a summary, each grid point labelled by what its name adds to
     the common prefix of the names (betaH_xysquares_xysquares_spacing-8 -> 8), the column by
-    the prefix's last word (spacing), in the order of the label's number when they all are."""
+    the prefix's last word (spacing), in the order of the label's number when they all are;
+    without the columns of metrics no run computed."""
     header, body = over_seeds(path)
     prefix = os.path.commonprefix([row[0] for row in body]) if len(body) > 1 else ""
     cut = max(prefix.rfind("-"), prefix.rfind("_")) + 1
@@ -67,7 +68,9 @@ def groups_table(path):
         row[0] = row[0][cut:]
     if all(re.fullmatch(r"[0-9.]+", row[0]) for row in body):
         body.sort(key=lambda row: float(row[0]), reverse=True)
-    return markdown([prefix[:cut].rstrip("-_").rsplit("_", 1)[-1] or header[0], *header[1:]], body)
+    header = [prefix[:cut].rstrip("-_").rsplit("_", 1)[-1] or header[0], *header[1:]]
+    kept = [i for i in range(len(header)) if any(row[i] != "-" for row in body)]  # not the metrics not computed
+    return markdown([header[i] for i in kept], [[row[i] for i in kept] for row in body])
 
 
 def curve_table(name):

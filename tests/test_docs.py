@@ -33,11 +33,11 @@ def test_a_changed_number_is_caught(monkeypatch):
 
 SUMMARY = """Over seeds (median [min, max]):
 
-| experiment | seeds | MIG (histogram) | best seed (MIG) |
-|---|---|---|---|
-| betaH_xysquares_xysquares_spacing-1 | 3 | 0.40 [0.30, 0.50] | betaH_xysquares_xysquares_spacing-1_seed1235 |
-| betaH_xysquares_xysquares_spacing-2 | 3 | 0.20 [0.10, 0.30] | betaH_xysquares_xysquares_spacing-2_seed1234 |
-| betaH_xysquares_xysquares_spacing-8 | 2 (+1 unfinished) | 0.05 [0.01, 0.09] | betaH_xysquares_xysquares_spacing-8_seed1234 |
+| experiment | seeds | MIG (histogram) | SAP | best seed (MIG) |
+|---|---|---|---|---|
+| betaH_xysquares_xysquares_spacing-1 | 3 | 0.40 [0.30, 0.50] | - | betaH_xysquares_xysquares_spacing-1_seed1235 |
+| betaH_xysquares_xysquares_spacing-2 | 3 | 0.20 [0.10, 0.30] | - | betaH_xysquares_xysquares_spacing-2_seed1234 |
+| betaH_xysquares_xysquares_spacing-8 | 2 (+1 unfinished) | 0.05 [0.01, 0.09] | - | betaH_xysquares_xysquares_spacing-8_seed1234 |
 
 Spearman
 """
