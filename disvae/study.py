@@ -252,6 +252,8 @@ class RunJobs:
         error = self._execute(main_command(run, self.budget, self.study_dir))
         if error is not None and "is in use by" in error:  # still running in an earlier launch's job
             return "busy"
+        if error is not None and state_of(self.study_dir, run.name) == "done":  # that job finished it meanwhile
+            return "done"
         if error is None and self.plots:
             error = self._execute([sys.executable, os.path.join(ROOT, "main_viz.py"), run.name, "all", "-s", "1"])
         if error is not None:

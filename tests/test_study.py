@@ -130,6 +130,27 @@ def test_a_failed_run_stops_no_other_and_is_retried_only_on_request(tmp_path):
     assert "1 job(s)" in retry.stdout and "1 failed" in retry.stdout
 
 
+def test_a_run_another_launch_finished_meanwhile_is_done_not_failed(tmp_path, monkeypatch):
+    """Two launches of one study: the second saw a run unfinished (its metrics still running)
+    and its --resume then finds it finished. That run is done, not failed."""
+    import json
+    runs = expand(configs_of(["betaH"], {}), ["dsprites"], [1])
+    folder = tmp_path / "runs" / runs[0].name
+    folder.mkdir(parents=True)
+    (folder / "checkpoint.json").write_text("{}")
+    (folder / "specs.json").write_text(json.dumps({"status": "running", "args": {}}))  # in its metrics
+    jobs = RunJobs(str(tmp_path), {"max_steps": 2}, plots=False)
+
+    def finished_meanwhile(command):
+        specs = {"status": "done", "args": {}}  # what the other job's main.py wrote meanwhile
+        (folder / "specs.json").write_text(json.dumps(specs))
+        return "error: the run is finished (step 2)"
+    monkeypatch.setattr(jobs, "_execute", finished_meanwhile)
+    monkeypatch.setattr("disvae.study.read_specs", lambda f: json.loads(open(os.path.join(f, "specs.json")).read()))
+    assert jobs.run_one(runs[0]) == "done"
+    assert not (tmp_path / "failed").exists()
+
+
 def test_another_grid_in_the_same_study_folder_is_refused(tmp_path):
     env = dict(os.environ, DISVAE_RESULTS=str(tmp_path))
     first = subprocess.run(STUDY + ["s", "--losses", "VAE", "--status"], capture_output=True, text=True, env=env)
