@@ -74,12 +74,21 @@ def groups_table(path):
 
 
 def curve_table(name):
-    """Epoch, step, hours and every MIG estimate of results/NAME's metrics_curve.csv."""
+    """Epoch, step, hours and every MIG estimate of results/NAME's metrics_curve.csv, and of its
+    metrics.log when the run stopped after the curve's last point."""
     rows = results.read_metric_curve(os.path.join(ROOT, "results", name))
     keys = [key for key in CURVE_KEYS if any(key in row for row in rows)]
     header = ["epoch", "step", "hours"] + [METRIC_LABELS.get(key, key) for key in keys]
     body = [[str(row["epoch"]), f"{row['step']:,}", f"{row['wall_time_s'] / 3600:.2f}",
              *(f"{row[key]:.3f}" if key in row else "" for key in keys)] for row in rows]
+    folder = os.path.join(ROOT, "results", name)
+    step = results.read_specs(folder).get("global_step") if os.path.exists(os.path.join(folder, "specs.json")) \
+        else None
+    final = results.read_metrics(folder)
+    if rows and step and step > rows[-1]["step"] and final:  # stopped after the last point: its metrics.log
+        epoch = step * rows[-1]["epoch"] / rows[-1]["step"]
+        body.append([f"{epoch:.2f} (end)", f"{step:,}", "-", *(f"{final[key]:.3f}" if key in final else ""
+                                                              for key in keys)])
     return markdown(header, body)
 
 

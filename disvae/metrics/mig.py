@@ -107,7 +107,8 @@ def summarize(estimator, mi, factor_entropy, names):
 FAMILY = MetricFamily(
     "mig", mig_aam, quick=lambda n: {"n_points": n}, order=0, version=2,
     labels={"mig": "MIG", "mig_histogram": "MIG (histogram)", "mig_histogram_no_shape": "MIG (histogram, no shape)",
-            "mig_sampled": "MIG (sampled)", "aam_histogram": "AAM (histogram)"},
+            "mig_sampled": "MIG (sampled)", "mig_sampled_no_shape": "MIG (sampled, no shape)",
+            "aam_histogram": "AAM (histogram)"},
     # by estimator name, so that tables of metrics.log files written before version 2
     # (whose `mig` was the sampled estimator's) show each number under its own estimator
     headline=("mig_histogram", "mig_histogram_no_shape", "mig_sampled", "aam_histogram"))
