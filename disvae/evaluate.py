@@ -17,8 +17,8 @@ from tqdm import tqdm
 
 from disvae.errors import DisvaeError
 from disvae.io import atomic_write_json
-from disvae.metrics import (DEFAULT_METRICS, FAMILIES, METRICS, ModelRepresentation, compute_metrics, family_rng,
-                            quick_counts)
+from disvae.metrics import (DEFAULT_METRICS, FAMILIES, METRICS, ModelRepresentation, compute_metrics,
+                            family_rng)
 from disvae.phases import keep, phase
 from disvae.results import METRICS_FILE, read_metrics, scalar_metrics
 
@@ -101,17 +101,22 @@ def metric_curve_row(model, dataset, names, device, batch_size=1000, seed=0, n_s
     values for the final weights); the model is left in the mode it was in."""
     was_training = model.training
     model.eval()
-    kwargs = quick_counts(n_samples) if n_samples else {}
     representation = ModelRepresentation(model, dataset, device, batch_size)
     row = {}
     try:
         for name in list(dict.fromkeys(names or DEFAULT_METRICS)):
-            row.update(compute_metrics(representation, dataset, family_rng(seed, name), [name], logger,
-                                       **{name: kwargs.get(name, {})}))
+            row.update(compute_family(representation, dataset, name, seed, n_samples, logger))
             row.pop("seconds")
     finally:
         model.train(was_training)
     return scalar_metrics(row)
+
+
+def compute_family(representation, dataset, name, seed=0, n_samples=None, logger=None):
+    """One family's values (with its "seconds"), from its own generator (seeded by the run's
+    seed and its name) at the standard counts, or capped at about `n_samples` points."""
+    counts = FAMILIES[name].quick(n_samples) if n_samples else {}
+    return compute_metrics(representation, dataset, family_rng(seed, name), [name], logger, **{name: counts})
 
 
 def write_metrics(model, dataset, save_dir, device, names=None, batch_size=1000, seed=0, logger=None,
@@ -125,7 +130,6 @@ def write_metrics(model, dataset, save_dir, device, names=None, batch_size=1000,
     provenance = metrics_provenance(model, n_samples, seed, dataset.version)
     counts = provenance["sample_counts"]
     results, families = reusable_metrics(save_dir, provenance, exclude=names if recompute else ())
-    kwargs = quick_counts(n_samples) if n_samples else {}
     representation = ModelRepresentation(model, dataset, device, batch_size, progress=progress)
 
     def save():
@@ -138,8 +142,7 @@ def write_metrics(model, dataset, save_dir, device, names=None, batch_size=1000,
                 logger.info("metric %s: kept from %s (same weights, sample counts and seed)", name, path)
             continue
         with phase(f"computing metric {name}"):
-            values = compute_metrics(representation, dataset, family_rng(seed, name), [name], logger,
-                                     **{name: kwargs.get(name, {})})
+            values = compute_family(representation, dataset, name, seed, n_samples, logger)
         results["seconds"][name] = values.pop("seconds")[name]
         results.update(values)
         families[name] = dict(family_provenance(provenance, name), keys=sorted(values))

@@ -104,8 +104,8 @@ def resume_parameters(typed):
 def make_loader(params, dataset, loss_f, batch_size, shuffle, rank=0, world_size=1, seed=0, drop_last=False):
     """Batches for `loss_f`: the views it declares, at least its min_batch per batch."""
     return BatchLoader(dataset, batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed,
-                       view_sampling=loss_f.view_sampling, rec_dist=params.rec_dist, pixel_std=loss_f.pixel_std, rank=rank,
-                       world_size=world_size, min_batch=loss_f.min_batch, **loss_f.view_options)
+                       view_sampling=loss_f.view_sampling, rec_dist=params.rec_dist, pixel_std=loss_f.pixel_std,
+                       rank=rank, world_size=world_size, min_batch=loss_f.min_batch, **loss_f.view_options)
 
 
 def build_loss(params, dataset):
