@@ -58,8 +58,9 @@ def recompute_note(folder, metrics):
             "rendering of the dataset")
 
 
-def card(name, budget):
-    folder = run_dir(name)
+def card(name, budget, folder=None):
+    """Write the card of the model `name` into its folder (results/<name>/ unless `folder`)."""
+    folder = folder or run_dir(name)
     specs, metrics = read_specs(folder), read_metrics(folder)
     if "imported_from" in specs:
         return imported_card(name, folder, specs, metrics)

@@ -42,3 +42,38 @@ def test_pretrained_card_says_whether_metrics_would_be_recomputed(tiny_run):
     (folder / "metrics.log").write_text(json.dumps({"mig": 0.25, "seed": 7, "families": families}))
     assert "# recomputes mig, sap: metrics.log records them" in open(card("tiny", "2 steps")).read()
 
+
+
+def test_ship_copies_the_best_seed_without_checkpoints_and_never_replaces_a_run(tiny_run, capsys):
+    import json
+    from ship import main as ship
+    runs = {}
+    for name, seed, mig in (("tiny", 1, 0.1), ("tiny_seed2", 2, 0.3), ("tiny_seed3", 3, 0.2)):
+        folder = runs[seed] = tiny_run(name)
+        specs = json.loads((folder / "specs.json").read_text())
+        specs["args"]["seed"] = seed
+        (folder / "specs.json").write_text(json.dumps(specs))
+        (folder / "metrics.log").write_text(json.dumps({"mig_histogram": mig, "seed": seed}))
+        (folder / "model-step2.pt").write_bytes(b"a checkpoint")
+    assert ship(["best", "tiny", "tiny_seed2", "tiny_seed3", "--budget", "2 steps"]) == 0
+    shipped = runs[2].parent / "best"
+    assert (shipped / "model.pt").exists() and (shipped / "metrics.log").exists()
+    assert not [f for f in os.listdir(shipped) if f.startswith(("model-", ".")) or f == "checkpoint.json"]
+    specs = json.loads((shipped / "specs.json").read_text())["args"]
+    assert (specs["name"], specs["seed"]) == ("best", 2)  # seed 2 has the highest MIG
+    text = (shipped / "PRETRAINED.md").read_text()
+    assert "the best by MIG (histogram) of 3 seeds (1: 0.100, 2: 0.300, 3: 0.200), trained as results/tiny_seed2" in text
+    assert "\npython main.py best " in text and " --seed 2" in text
+    # a shipped model is replaced only when asked; a run that is not shipped never
+    capsys.readouterr()
+    assert ship(["best", "tiny", "--budget", "2 steps"]) == 1 and "--replace" in capsys.readouterr().err
+    assert ship(["best", "tiny", "--budget", "2 steps", "--replace"]) == 0
+    assert json.loads((shipped / "specs.json").read_text())["args"]["seed"] == 1
+    assert ship(["tiny_seed3", "tiny", "--budget", "2 steps", "--replace"]) == 1
+    assert "not a shipped model" in capsys.readouterr().err and not (runs[3] / "PRETRAINED.md").exists()
+    # an unfinished run is never shipped, and nothing is left behind
+    specs = json.loads((runs[3] / "specs.json").read_text())
+    (runs[3] / "specs.json").write_text(json.dumps(dict(specs, status="running")))
+    assert ship(["other", "tiny", "tiny_seed3", "--budget", "2 steps"]) == 1
+    assert "not a finished run" in capsys.readouterr().err
+    assert sorted(os.listdir(runs[1].parent)) == ["best", "tiny", "tiny_seed2", "tiny_seed3"]
