@@ -8,7 +8,8 @@ says what it is made from and an end marker, and is rewritten from its source.
 Markers (HTML comments, invisible on GitHub):
     <!-- table: pretrained NAME ... -->   the shipped models NAME... (bin/pretrained_card.py --table)
     <!-- table: seeds FILE -->            the "Over seeds" table of a study summary FILE (bin/summarize.py),
-                                          one row per loss, labelled by the loss
+                                          one row per loss, labelled by the loss, without the metrics
+                                          no run computed
     <!-- table: groups FILE -->           the same table, one row per grid point, labelled by what its
                                           name adds to the names' common prefix (a study of one loss)
     <!-- table: curve RUN -->             the metric curve of results/RUN (--metrics-every)
@@ -53,7 +54,13 @@ def seeds_table(path):
     for row in body:
         loss = next((name for name in by_length if f"_{name}_" in f"_{row[0]}_"), None)
         row[0] = (LOSSES[loss].label or loss) if loss else row[0]
-    return markdown(["loss", *header[1:]], body)
+    return computed_columns(["loss", *header[1:]], body)
+
+
+def computed_columns(header, body):
+    """The markdown table without the columns of metrics no run computed."""
+    kept = [i for i in range(len(header)) if any(row[i] != "-" for row in body)]
+    return markdown([header[i] for i in kept], [[row[i] for i in kept] for row in body])
 
 
 def groups_table(path):
@@ -69,8 +76,7 @@ def groups_table(path):
     if all(re.fullmatch(r"[0-9.]+", row[0]) for row in body):
         body.sort(key=lambda row: float(row[0]), reverse=True)
     header = [prefix[:cut].rstrip("-_").rsplit("_", 1)[-1] or header[0], *header[1:]]
-    kept = [i for i in range(len(header)) if any(row[i] != "-" for row in body)]  # not the metrics not computed
-    return markdown([header[i] for i in kept], [[row[i] for i in kept] for row in body])
+    return computed_columns(header, body)
 
 
 def curve_table(name):
