@@ -8,7 +8,7 @@ metric against each varied hyperparameter per loss (<out>_values.png) and the ra
 correlations (<out>_spearman.png).
 
     python bin/summarize.py results/mystudy/study.csv [--out results/mystudy/summary]
-    python bin/summarize.py [--results DIR] [--prefix repro_] [--out DIR/summary]
+    python bin/summarize.py [--results DIR] [--prefix repro_] [--finished] [--out DIR/summary]
 
 Without a table, the run folders of --results (default $DISVAE_RESULTS, else results/)
 whose names start with --prefix are gathered into <out>.csv first (the columns of a
@@ -36,18 +36,22 @@ METRIC_COLUMNS = HEADLINE_METRICS
 BEST_BY = "mig_histogram"  # the headline MIG, under the same key in metrics.log files of every version
 
 
-def table_of_folders(results_dir, prefix=""):
+def table_of_folders(results_dir, prefix="", finished=False):
     """study.csv-like rows of the run folders below `results_dir` whose name starts with
-    `prefix`; folders that are not runs (no specs.json) are skipped, unreadable ones reported."""
+    `prefix` (with `finished`, only those whose training and metrics are done); folders that
+    are not runs (no specs.json) are skipped, unreadable ones reported."""
     rows = []
     for name in sorted(os.listdir(results_dir)):
         folder = os.path.join(results_dir, name)
         if not name.startswith(prefix) or not os.path.exists(os.path.join(folder, SPECS_FILENAME)):
             continue
         try:
-            rows.append(run_row(folder, []))
+            row = run_row(folder, [])
         except DisvaeError as err:
             print(f"skipped {name}: {err}", file=sys.stderr)
+            continue
+        if not finished or row["state"] == "done":
+            rows.append(row)
     return rows
 
 
@@ -259,6 +263,8 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="output path without extension (default: <results>/summary, "
                         "or the table's folder/summary)")
     parser.add_argument("--prefix", default="", help="only the runs whose name starts with this")
+    parser.add_argument("--finished", action="store_true", help="gather only the runs whose training and metrics "
+                        "are done (default: runs still training are rows too, marked running)")
     args = parser.parse_args(argv)
     if args.table:
         table, out = args.table, args.out or os.path.join(os.path.dirname(os.path.abspath(args.table)), "summary")
@@ -267,7 +273,7 @@ def main(argv=None):
             sys.exit(f"error: no results folder {args.results}")
         out = args.out or os.path.join(args.results, "summary")
         table = out + ".csv"
-        write_csv(table_of_folders(args.results, args.prefix), table)
+        write_csv(table_of_folders(args.results, args.prefix, args.finished), table)
     try:
         text = summarize_table(table, out)
     except DisvaeError as err:

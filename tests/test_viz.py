@@ -68,3 +68,25 @@ def test_summarize_table(trained, tmp_path):
     table = (tmp_path / "summary.md").read_text()
     assert "| viz | betaH | dsprites |" in table and "linearity_ratio" in table
     assert (tmp_path / "summary.png").stat().st_size > 1000
+
+
+def test_summarize_finished_leaves_out_runs_still_training(trained, tmp_path):
+    import os
+    import shutil
+    import sys
+    from disvae.results import read_specs, write_specs
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bin"))
+    from summarize import main as summarize
+    runs = tmp_path / "runs"
+    shutil.copytree(trained, runs / "viz")
+    shutil.copytree(trained, runs / "viz_seed2")
+    specs = read_specs(str(runs / "viz_seed2"))
+    write_specs(str(runs / "viz_seed2"), {**specs, "status": "running"})
+    summarize(["--results", str(runs), "--out", str(tmp_path / "all")])
+    summarize(["--results", str(runs), "--out", str(tmp_path / "finished"), "--finished"])
+    gathered = (tmp_path / "all.csv").read_text().splitlines()
+    finished = (tmp_path / "finished.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in gathered[1:]] == ["viz", "viz_seed2"]
+    assert [line.split(",")[0] for line in finished[1:]] == ["viz"]
+    assert "| viz_seed2 |" in (tmp_path / "all.md").read_text()
+    assert "viz_seed2" not in (tmp_path / "finished.md").read_text()
