@@ -311,3 +311,31 @@ def test_the_research_protocol_trains_on_standardised_pixels(results_dir, experi
     with open(results_dir / "research" / "train_losses.log") as f:
         rows = {row["Loss"]: float(row["Value"]) for row in csv.DictReader(f)}
     assert 0 < rows["recon_loss"] < 1e7
+
+
+def test_the_claim_script_pairs_each_ada_tvae_run_with_its_beta_vae_at_equal_budget():
+    """bin/research_claim.sh -n: per seed, Ada-TVAE and beta-VAE_H on XYObject and dSprites with the
+    research's protocol at the same STEPS, then Ada-TVAE on XYSquares; beta-VAE_H's summed beta is
+    the research's 0.01 per pixel and latent (pixels / latents from the dataset)."""
+    from disvae.datasets import get_dataset
+    env = dict(os.environ, STEPS="7", SEEDS="2")
+    out = subprocess.run(["bash", os.path.join(ROOT, "bin", "research_claim.sh"), "-n"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 10 and all(line.startswith("python main.py claim_") for line in lines)
+    runs = [main.parse_arguments(line.split()[2:]) for line in lines]
+    assert [(p.name, p.seed) for p in runs[:5]] == [
+        ("claim_adatvae_xyobject", 1234), ("claim_betaH_xyobject", 1234), ("claim_adatvae_dsprites", 1234),
+        ("claim_betaH_dsprites", 1234), ("claim_adatvae_xysquares", 1234)]
+    assert runs[5].name == "claim_adatvae_xyobject_seed1235" and runs[5].seed == 1235
+    for p in runs:
+        assert p.name.split("_")[1:3] == [p.loss, p.dataset]
+        assert (p.max_steps, p.latent_dim, p.batch_size, p.lr, p.rec_dist) == (7, 25, 256, 1e-3, "mse")
+        assert set(p.metrics) == {"mig", "research"}
+        if p.loss == "betaH":
+            pixels = np.prod(get_dataset(p.dataset).img_size)
+            assert p.betaH_B == pytest.approx(0.01 * pixels / 25)
+    bad = subprocess.run(["bash", os.path.join(ROOT, "bin", "research_claim.sh"), "-n"],
+                         env=dict(env, STEPS="many"), capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "STEPS and SEEDS take positive integers" in bad.stderr
