@@ -65,8 +65,8 @@ def computed_columns(header, body):
 
 def groups_table(path):
     """The "Over seeds" table of a summary, each grid point labelled by what its name adds to
-    the common prefix of the names (betaH_xysquares_xysquares_spacing-8 -> 8), the column by
-    the prefix's last word (spacing), in the order of the label's number when they all are;
+    the common prefix of the names (betaH_xysquares_xysquares_spacing-8 -> 8); when every label
+    is a number, in its order and the column named by the prefix's last word (spacing);
     without the columns of metrics no run computed."""
     header, body = over_seeds(path)
     prefix = os.path.commonprefix([row[0] for row in body]) if len(body) > 1 else ""
@@ -75,7 +75,7 @@ def groups_table(path):
         row[0] = row[0][cut:]
     if all(re.fullmatch(r"[0-9.]+", row[0]) for row in body):
         body.sort(key=lambda row: float(row[0]), reverse=True)
-    header = [prefix[:cut].rstrip("-_").rsplit("_", 1)[-1] or header[0], *header[1:]]
+        header = [prefix[:cut].rstrip("-_").rsplit("_", 1)[-1] or header[0], *header[1:]]
     return computed_columns(header, body)
 
 

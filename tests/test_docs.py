@@ -50,6 +50,15 @@ def test_a_study_of_one_loss_is_tabled_by_its_grid_points(tmp_path):
         "| 2 | 3 | 0.20 [0.10, 0.30] |\n| 1 | 3 | 0.40 [0.30, 0.50] |\n")
 
 
+def test_groups_named_by_words_keep_their_order_and_the_experiment_column(tmp_path):
+    (tmp_path / "summary.md").write_text(SUMMARY.replace("betaH_xysquares_xysquares_spacing-1 ", "claim_betaH_xyobject ")
+                                         .replace("betaH_xysquares_xysquares_spacing-2 ", "claim_adatvae_dsprites ")
+                                         .replace("betaH_xysquares_xysquares_spacing-8 ", "claim_adatvae_xyobject "))
+    assert tables.make(f"groups {tmp_path / 'summary.md'}") == (
+        "| experiment | seeds | MIG (histogram) |\n|---|---|---|\n| betaH_xyobject | 3 | 0.40 [0.30, 0.50] |\n"
+        "| adatvae_dsprites | 3 | 0.20 [0.10, 0.30] |\n| adatvae_xyobject | 2 (+1 unfinished) | 0.05 [0.01, 0.09] |\n")
+
+
 def test_a_metric_curve_is_tabled_from_its_csv(tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "ROOT", str(tmp_path))
     run = tmp_path / "results" / "chen"
