@@ -8,6 +8,7 @@ file is never trained over: `python main.py -x <experiment>` then writes my_<exp
     python bin/pretrained_card.py --table NAME [NAME ...]   # the README's table of these models
 """
 import argparse
+import math
 import os
 
 import _repo  # noqa: F401  (puts the repository root on sys.path)
@@ -78,7 +79,7 @@ def card(name, budget, folder=None):
              f"{images / seconds:.0f} img/s).",
              f"- Model: {specs['model_type']}, {specs['latent_dim']} latents; seed {run_args['seed']}; "
              f"torch {specs['versions']['torch']}.",
-             schedule_note(run_args, steps),
+             schedule_note(run_args, steps, specs["n_data"]),
              f"- Data: {data_note(specs)}",
              "- Command:", "", "```bash", command, "```", ""]
     lines += metrics_and_use(name, folder, metrics)
@@ -86,8 +87,13 @@ def card(name, budget, folder=None):
     return os.path.join(folder, SHIPPED_MARK)
 
 
-def schedule_note(run_args, steps):
-    """The run's --reg-anneal schedule, and whether it is its experiment's own or scaled to the budget."""
+def schedule_note(run_args, steps, n_data):
+    """The run's schedules: its loss's own (Ada-TVAE's, over the steps planned for one process),
+    else its --reg-anneal schedule and whether it is its experiment's own or scaled to the budget."""
+    planned = run_args["epochs"] * math.ceil(n_data / run_args["batch_size"])
+    own_note = LOSSES[run_args["loss"]].schedule_note(run_args, min(planned, run_args.get("max_steps") or planned))
+    if own_note is not None:
+        return own_note
     ours = run_args.get("reg_anneal")
     own = vars(experiment_parameters(run_args.get("experiment", "custom"))).get("reg_anneal")
     if not ours:

@@ -337,6 +337,37 @@ def test_every_loss_is_at_full_strength_from_step_reg_anneal_on(name):
     assert values[4][3:] == pytest.approx(values[0][3:], rel=1e-6)  # steps 4..8
 
 
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_a_card_describes_reg_anneal_only_for_the_losses_it_changes(name):
+    """A loss's own schedule note (the pretrained card's line) replaces --reg-anneal's exactly
+    when --reg-anneal does not change its first step's loss."""
+    x = torch.rand(4, 3, 1, 32, 32) if LOSSES[name].view_sampling else torch.rand(4, 1, 32, 32)
+    first = {}
+    for anneal in (4, 0):
+        torch.manual_seed(9)
+        model = build_model("Burgess", (1, 32, 32), 3).eval()
+        params = run_parameters({"loss": name, "latent_dim": 3, "dataset": "dsprites", "reg_anneal": anneal})
+        loss_f = get_loss_f(name, params, n_data=1000, latent_dim=3).train()
+        loss_f.set_total_steps(8)
+        first[anneal] = float(loss_f(model, x)[0].detach())
+        args = vars(params)
+    note = LOSSES[name].schedule_note(args, 8)
+    assert (note is None) == (first[4] != pytest.approx(first[0], rel=1e-6))
+
+
+def test_adatvae_schedule_note_names_the_share_scale_it_trains_with():
+    params = run_parameters({"loss": "adatvae", "latent_dim": 3, "dataset": "dsprites", "adatvae_schedule": "weak",
+                             "adatvae_share_scale": 0.3})
+    loss_f = get_loss_f("adatvae", params, n_data=1000, latent_dim=3).train()
+    loss_f.set_total_steps(10)
+    start = loss_f.current_share_scale()
+    loss_f.n_train_steps = 10
+    end, ratio = loss_f.current_share_scale(), loss_f.current_thresh_ratio()
+    note = LOSSES["adatvae"].schedule_note(vars(params), 10)
+    assert f"share scale {start:g} → {end:g}" in note and f"threshold ratio {ratio:g} (fixed)" in note
+    assert (start, end) == (1.0, 0.75)
+
+
 def test_betah_objective_from_torch_distributions():
     """beta-VAE_H: L = -log Bernoulli(x; sigmoid(logits)) summed over pixels + beta * KL(q(z|x) ||
     N(0, I)) summed over latents, both averaged over the batch (eval mode: z is the mean)."""

@@ -109,6 +109,21 @@ class AdaTVAELoss(BaseLoss):
     def set_total_steps(self, total_steps):
         self.schedule_steps = total_steps
 
+    @classmethod
+    def schedule_note(cls, run_args, planned_steps):
+        name = run_args["adatvae_schedule"]
+        (share_start, share_end), (ratio_start, ratio_end) = SCHEDULES[name]
+        share, ratio = run_args["adatvae_share_scale"], run_args["adatvae_thresh_ratio"]
+
+        def course(start, end, fixed):
+            start, end = (fixed if start is None else start), (fixed if end is None else end)
+            return f"{start:g} → {end:g}" if start != end else f"{fixed:g} (fixed)"
+
+        return (f"- Schedules: `--adatvae-schedule {name}`, linear over the run's {planned_steps:,} planned steps: "
+                f"share scale {course(share_start, share_end, share)}, threshold ratio "
+                f"{course(ratio_start, ratio_end, ratio)}. The KL has its full weight from the first step "
+                "(Ada-TVAE does not use `--reg-anneal`).")
+
     def _scheduled(self, start_end, fixed):
         start, end = start_end
         start = fixed if start is None else start

@@ -93,6 +93,12 @@ class BaseLoss(nn.Module):
     def set_total_steps(self, total_steps):
         """The run's planned number of training steps (for losses with schedules over the run)."""
 
+    @classmethod
+    def schedule_note(cls, run_args, planned_steps):
+        """A pretrained card's line on the schedules of a run of this loss (`run_args`: its
+        specs' args); None for the losses whose regularisation `--reg-anneal` anneals."""
+        return None
+
     def after_step(self):
         """Called after the model's optimiser step; returns extra logs."""
         return {}
