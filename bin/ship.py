@@ -44,8 +44,10 @@ def best_of(runs):
     """The run with the highest headline MIG, and the card's sentence saying how it was chosen."""
     best = max(runs, key=lambda run: run[2])
     scores = ", ".join(f"{seed}: {value:.3f}" for _, seed, value in sorted(runs, key=lambda run: run[1]))
-    seeds = f"{len(runs)} seeds" if len(runs) > 1 else "1 seed"
-    return best, (f"the best by {METRIC_LABELS.get(BEST_BY, BEST_BY)} of {seeds} ({scores}), "
+    if len(runs) == 1:
+        return best, (f"one seed, not a best of several ({METRIC_LABELS.get(BEST_BY, BEST_BY)} {scores}), "
+                      f"trained as results/{best[0]}")
+    return best, (f"the best by {METRIC_LABELS.get(BEST_BY, BEST_BY)} of {len(runs)} seeds ({scores}), "
                   f"trained as results/{best[0]}")
 
 
