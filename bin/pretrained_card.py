@@ -16,7 +16,7 @@ import _repo  # noqa: F401  (puts the repository root on sys.path)
 from disvae.config import all_options, experiment_parameters
 from disvae.datasets import get_dataset
 from disvae.evaluate import metrics_provenance, reusable_metrics
-from disvae.experiment import RESUME_KEYS
+from disvae.experiment import RESUME_KEYS, planned_steps
 from disvae.io import atomic_write_text
 from disvae.losses import LOSSES
 from disvae.metrics import DEFAULT_METRICS, HEADLINE_METRICS, METRIC_LABELS
@@ -90,8 +90,8 @@ def card(name, budget, folder=None):
 def schedule_note(run_args, steps, n_data):
     """The run's schedules: its loss's own (Ada-TVAE's, over the steps planned for one process),
     else its --reg-anneal schedule and whether it is its experiment's own or scaled to the budget."""
-    planned = run_args["epochs"] * math.ceil(n_data / run_args["batch_size"])
-    own_note = LOSSES[run_args["loss"]].schedule_note(run_args, min(planned, run_args.get("max_steps") or planned))
+    planned = planned_steps(run_args["epochs"], math.ceil(n_data / run_args["batch_size"]), run_args.get("max_steps"))
+    own_note = LOSSES[run_args["loss"]].schedule_note(run_args, planned)
     if own_note is not None:
         return own_note
     ours = run_args.get("reg_anneal")

@@ -44,11 +44,9 @@ def best_of(runs):
     """The run with the highest headline MIG, and the card's sentence saying how it was chosen."""
     best = max(runs, key=lambda run: run[2])
     scores = ", ".join(f"{seed}: {value:.3f}" for _, seed, value in sorted(runs, key=lambda run: run[1]))
-    if len(runs) == 1:
-        return best, (f"one seed, not a best of several ({METRIC_LABELS.get(BEST_BY, BEST_BY)} {scores}), "
-                      f"trained as results/{best[0]}")
-    return best, (f"the best by {METRIC_LABELS.get(BEST_BY, BEST_BY)} of {len(runs)} seeds ({scores}), "
-                  f"trained as results/{best[0]}")
+    label = METRIC_LABELS.get(BEST_BY, BEST_BY)
+    how = f"one seed, not a best of several ({label} " if len(runs) == 1 else f"the best by {label} of {len(runs)} seeds ("
+    return best, f"{how}{scores}), trained as results/{best[0]}"
 
 
 def copy_run(source, destination, name):

@@ -193,6 +193,12 @@ def train(params, save_dir, device, rank, world_size, logger):
     return 0
 
 
+def planned_steps(epochs, batches_per_epoch, max_steps):
+    """The training steps a run plans: its epochs, cut at --max-steps (0/None: no cut); the length
+    of the schedules that run over the whole run (Ada-TVAE's)."""
+    return min(epochs * batches_per_epoch, max_steps or float("inf"))
+
+
 def build_trainer(params, dataset, save_dir, device, rank, world_size, logger):
     """The model, loss, loader, optimiser and arithmetic of a run, in a Trainer with its plan."""
     model = build_model(params.model_type, dataset.img_size, params.latent_dim).to(device)
@@ -202,7 +208,7 @@ def build_trainer(params, dataset, save_dir, device, rank, world_size, logger):
     loss_f = build_loss(params, dataset).to(device)
     loader = make_loader(params, dataset, loss_f, params.batch_size, shuffle=True, rank=rank, world_size=world_size,
                          seed=seed, drop_last=world_size > 1)
-    loss_f.set_total_steps(min(params.epochs * len(loader), params.max_steps or float("inf")))
+    loss_f.set_total_steps(planned_steps(params.epochs, len(loader), params.max_steps))
     train_model = model
     if world_size > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(

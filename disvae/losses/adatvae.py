@@ -41,6 +41,12 @@ SCHEDULES = {
 }
 
 
+def schedule_ends(start_end, fixed):
+    """(start, end) of one of SCHEDULES' courses, None read as the option's fixed value."""
+    start, end = start_end
+    return (fixed if start is None else start), (fixed if end is None else end)
+
+
 def triplet_loss(d_pos, d_neg, margin=1.0, p=1, soft=False):
     """Mean over the batch of the (soft-)margin triplet loss on difference vectors (B, Z)."""
     gap = torch.linalg.vector_norm(d_pos, ord=p, dim=-1) - torch.linalg.vector_norm(d_neg, ord=p, dim=-1)
@@ -112,22 +118,19 @@ class AdaTVAELoss(BaseLoss):
     @classmethod
     def schedule_note(cls, run_args, planned_steps):
         name = run_args["adatvae_schedule"]
-        (share_start, share_end), (ratio_start, ratio_end) = SCHEDULES[name]
-        share, ratio = run_args["adatvae_share_scale"], run_args["adatvae_thresh_ratio"]
+        share, ratio = SCHEDULES[name]
 
-        def course(start, end, fixed):
-            start, end = (fixed if start is None else start), (fixed if end is None else end)
+        def course(start_end, fixed):
+            start, end = schedule_ends(start_end, fixed)
             return f"{start:g} → {end:g}" if start != end else f"{fixed:g} (fixed)"
 
         return (f"- Schedules: `--adatvae-schedule {name}`, linear over the run's {planned_steps:,} planned steps: "
-                f"share scale {course(share_start, share_end, share)}, threshold ratio "
-                f"{course(ratio_start, ratio_end, ratio)}. The KL has its full weight from the first step "
+                f"share scale {course(share, run_args['adatvae_share_scale'])}, threshold ratio "
+                f"{course(ratio, run_args['adatvae_thresh_ratio'])}. The KL has its full weight from the first step "
                 "(Ada-TVAE does not use `--reg-anneal`).")
 
     def _scheduled(self, start_end, fixed):
-        start, end = start_end
-        start = fixed if start is None else start
-        end = fixed if end is None else end
+        start, end = schedule_ends(start_end, fixed)
         if not self.training or self.schedule_steps <= 0:
             return end
         return start + (end - start) * min(self.n_train_steps / self.schedule_steps, 1.0)
