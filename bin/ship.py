@@ -45,7 +45,8 @@ def best_of(runs):
     best = max(runs, key=lambda run: run[2])
     scores = ", ".join(f"{seed}: {value:.3f}" for _, seed, value in sorted(runs, key=lambda run: run[1]))
     label = METRIC_LABELS.get(BEST_BY, BEST_BY)
-    how = f"one seed, not a best of several ({label} " if len(runs) == 1 else f"the best by {label} of {len(runs)} seeds ("
+    how = (f"one seed, not a best of several ({label} " if len(runs) == 1
+           else f"the best by {label} of {len(runs)} seeds (")
     return best, f"{how}{scores}), trained as results/{best[0]}"
 
 
